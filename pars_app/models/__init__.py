@@ -1,0 +1,46 @@
+"""Typed SQLAlchemy models, split by aggregate. Columns and relationships only; rules live in
+`pars_app.domain`."""
+
+from .activity import Activity, CommercialSupporter, JointProvider, LearnerSnapshot, MocRegistration
+from .base import ProviderScoped
+from .cycle import AgreementAcceptance, AgreementText, ReportingDeadline, YearLock
+from .ops import AuditEvent, ImportJob
+from .org import (
+    ACCREDITOR_ROLE,
+    CONTACT_ROLES,
+    PROVIDER_ROLES,
+    Accreditor,
+    Contact,
+    ContactReview,
+    Membership,
+    Provider,
+    User,
+)
+from .summary import ProgramSummary
+from .types import utcnow
+
+__all__ = [
+    "ACCREDITOR_ROLE",
+    "CONTACT_ROLES",
+    "PROVIDER_ROLES",
+    "Accreditor",
+    "Activity",
+    "AgreementAcceptance",
+    "AgreementText",
+    "AuditEvent",
+    "CommercialSupporter",
+    "Contact",
+    "ContactReview",
+    "ImportJob",
+    "JointProvider",
+    "LearnerSnapshot",
+    "Membership",
+    "MocRegistration",
+    "ProgramSummary",
+    "Provider",
+    "ProviderScoped",
+    "ReportingDeadline",
+    "User",
+    "YearLock",
+    "utcnow",
+]

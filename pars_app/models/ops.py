@@ -1,0 +1,56 @@
+"""Operational records: import jobs and the audit trail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .base import ProviderScoped
+from .types import UTCDateTime, utcnow
+
+
+class ImportJob(ProviderScoped, db.Model):
+    """One uploaded batch file, from dry run to commit (or failure)."""
+
+    __tablename__ = "import_jobs"
+    __table_args__ = (Index("ix_import_jobs_provider_created", "provider_id", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    filename: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(20), default="")  # xlsx | legacy | xml | counts
+    # queued → previewing → previewed → committing → committed | failed
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    total_rows: Mapped[int] = mapped_column(Integer, default=0)
+    processed_rows: Mapped[int] = mapped_column(Integer, default=0)
+    counts_json: Mapped[str | None] = mapped_column(Text)
+    report_json: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEvent(db.Model):
+    """Who did what, when, through which path. Written in the same transaction as the change."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_provider_at", "provider_id", "at"),
+        Index("ix_audit_events_accreditor_at", "accreditor_id", "at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Not ProviderScoped: accreditor-level events have no provider. Tenancy filters it by hand.
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"))
+    accreditor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accreditors.id", ondelete="CASCADE")
+    )
+    action: Mapped[str] = mapped_column(String(60))
+    entity_type: Mapped[str] = mapped_column(String(40), default="")
+    entity_id: Mapped[int | None] = mapped_column(Integer)
+    via: Mapped[str] = mapped_column(String(10), default="web")  # web | cli | job | import
+    details: Mapped[str | None] = mapped_column(Text)  # JSON

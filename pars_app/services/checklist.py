@@ -1,0 +1,138 @@
+"""Gathers the facts behind the five annual steps with a fixed handful of set-based queries,
+then lets `domain.checklist` decide each step's state."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import and_, case, func, select
+
+from ..domain import checklist as rules
+from ..domain.deadlines import cycle_opens_at
+from ..extensions import db
+from ..models import (
+    Activity,
+    AgreementAcceptance,
+    AgreementText,
+    ContactReview,
+    LearnerSnapshot,
+    ProgramSummary,
+    Provider,
+)
+from . import cycle
+
+
+def checklist_for(provider: Provider, year: int, now: datetime) -> rules.Checklist:
+    """The live checklist of `provider` for reporting `year`, as of `now`."""
+    facts = rules.ChecklistFacts(
+        year=year,
+        now=now,
+        deadline=cycle.reporting_deadline(provider.accreditor_id, year),
+        **_agreement_facts(provider, year),
+        **_activity_facts(provider.id, year),
+        **_enduring_facts(provider.id, year),
+        summary_submitted_at=_summary_submitted_at(provider.id, year),
+        **_contact_facts(provider.id, year),
+        year_locked=cycle.is_year_locked(provider.id, year),
+    )
+    return rules.build_checklist(facts)
+
+
+def _agreement_facts(provider: Provider, year: int) -> dict:
+    latest = db.session.execute(
+        select(AgreementText.id, AgreementText.version)
+        .where(AgreementText.accreditor_id == provider.accreditor_id, AgreementText.year == year)
+        .order_by(AgreementText.version.desc())
+        .limit(1)
+    ).first()
+    if latest is None:
+        return {"agreement_published": False}
+    # Only an acceptance of the latest version counts: a new version asks again.
+    acc = db.session.scalar(
+        select(AgreementAcceptance).where(
+            AgreementAcceptance.provider_id == provider.id,
+            AgreementAcceptance.agreement_text_id == latest.id,
+        )
+    )
+    return {
+        "agreement_published": True,
+        "agreement_version": latest.version,
+        "agreement_accepted_at": acc.accepted_at if acc else None,
+        "agreement_accepted_by": (acc.accepted_by.email if acc and acc.accepted_by else None),
+    }
+
+
+def _activity_facts(provider_id: int, year: int) -> dict:
+    first, last = date(year, 1, 1), date(year, 12, 31)
+    by_format = dict(
+        db.session.execute(
+            select(Activity.format, func.count())
+            .where(Activity.provider_id == provider_id, Activity.start_date.between(first, last))
+            .group_by(Activity.format)
+        ).all()
+    )
+    ended, ended_open = db.session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((Activity.closed_at.is_(None), 1), else_=0)), 0),
+        ).where(Activity.provider_id == provider_id, Activity.end_date.between(first, last))
+    ).one()
+    return {
+        "activities_by_format": by_format,
+        "ended_in_year": ended,
+        "ended_not_closed": ended_open,
+    }
+
+
+def enduring_in_year(provider_id: int, year: int):
+    """Condition: enduring materials of the provider available at any time in `year`."""
+    return and_(
+        Activity.provider_id == provider_id,
+        Activity.format == "EM",
+        Activity.start_date <= date(year, 12, 31),
+        Activity.end_date >= date(year, 1, 1),
+    )
+
+
+def _enduring_facts(provider_id: int, year: int) -> dict:
+    total, missing = db.session.execute(
+        select(
+            func.count(Activity.id),
+            func.coalesce(func.sum(case((LearnerSnapshot.id.is_(None), 1), else_=0)), 0),
+        )
+        .select_from(Activity)
+        .outerjoin(
+            LearnerSnapshot,
+            and_(LearnerSnapshot.activity_id == Activity.id, LearnerSnapshot.year == year),
+        )
+        .where(enduring_in_year(provider_id, year))
+    ).one()
+    return {"enduring_in_year": total, "enduring_missing_counts": missing}
+
+
+def _summary_submitted_at(provider_id: int, year: int) -> datetime | None:
+    return db.session.scalar(
+        select(ProgramSummary.submitted_at).where(
+            ProgramSummary.provider_id == provider_id,
+            ProgramSummary.year == year,
+            ProgramSummary.status == "submitted",
+        )
+    )
+
+
+def _contact_facts(provider_id: int, year: int) -> dict:
+    review = db.session.scalar(
+        select(ContactReview)
+        .where(
+            ContactReview.provider_id == provider_id,
+            ContactReview.reviewed_at >= cycle_opens_at(year),
+        )
+        .order_by(ContactReview.reviewed_at.desc())
+        .limit(1)
+    )
+    return {
+        "contacts_reviewed_at": review.reviewed_at if review else None,
+        "contacts_reviewed_by": (
+            review.reviewed_by.email if review and review.reviewed_by else None
+        ),
+    }

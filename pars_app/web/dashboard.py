@@ -1,0 +1,86 @@
+"""The dashboard: the live five-step checklist for the provider and reporting year."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, render_template, request, url_for
+from flask_login import login_required
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Provider
+from ..security import provider_required
+from ..services import checklist, clock, cycle
+
+bp = Blueprint("dashboard", __name__)
+
+YEAR_RANGE = range(2000, 2101)
+
+
+def step_links(year: int) -> dict[str, str | None]:
+    """Where each step's action leads; None where that page does not exist yet."""
+    return {
+        "activities_ended_not_closed": url_for("activities.index", year=year, view="ended_open"),
+        "activities_started": url_for("activities.index", year=year),
+        "enduring_missing": url_for("activities.index", year=year, view="needs_counts"),
+        "agreement": None,
+        "summary": None,
+        "contacts": None,
+    }
+
+
+def resolve_year(provider: Provider, raw: str | None) -> int:
+    """The `?year=` asked for when valid, else the year being closed out now."""
+    if raw:
+        if raw.isdigit() and int(raw) in YEAR_RANGE:
+            return int(raw)
+        flash(f"“{raw[:20]}” is not a reporting year; showing the current one.", "warning")
+    return cycle.default_year(provider, clock.now())
+
+
+@bp.route("/")
+@login_required
+def index():
+    if g.provider is None and g.accreditor is not None:
+        return _accreditor_home()
+    if g.provider is None:
+        abort(404)
+    year = resolve_year(g.provider, request.args.get("year"))
+    g.year = year
+    result = checklist.checklist_for(g.provider, year, clock.now())
+    years = _year_choices(year)
+    return render_template(
+        "dashboard/index.html",
+        checklist=result,
+        year=year,
+        years=years,
+        links=step_links(year),
+        now=clock.now(),
+    )
+
+
+@bp.route("/checklist/<int:year>/print")
+@login_required
+@provider_required()
+def print_checklist(year: int):
+    if year not in YEAR_RANGE:
+        abort(404)
+    result = checklist.checklist_for(g.provider, year, clock.now())
+    return render_template("dashboard/print.html", checklist=result, year=year, now=clock.now())
+
+
+def _year_choices(year: int) -> list[int]:
+    current = clock.today().year
+    return sorted({*range(current - 3, current + 1), year}, reverse=True)
+
+
+def _accreditor_home():
+    """Accreditor staff land on the providers they oversee, each with its checklist state."""
+    query = select(Provider).order_by(Provider.name)
+    if not g.accreditor.is_national:
+        query = query.where(Provider.accreditor_id == g.accreditor.id)
+    now = clock.now()
+    rows = []
+    for provider in db.session.scalars(query):
+        year = cycle.default_year(provider, now)
+        rows.append((provider, year, checklist.checklist_for(provider, year, now)))
+    return render_template("dashboard/accreditor.html", rows=rows)
