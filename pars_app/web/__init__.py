@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Flask,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -78,7 +88,8 @@ def _install_errors(app: Flask) -> None:
     def _csrf(err: CSRFError):
         msg = "Your form expired or came from elsewhere. Reload the page and try again."
         if is_htmx():
-            return render_template("_flash_only.html", message=msg), 400
+            flash(msg, "error")
+            return render_template("_flash.html", flash_oob=True), 400
         return render_template("errors/400.html", message=msg), 400
 
     @app.errorhandler(HTTPException)

@@ -1,0 +1,129 @@
+/* pars-app behaviour. No framework, no inline scripts (CSP script-src 'self'):
+ * every listener lives here and is hooked to data-* attributes in the templates.
+ * Loaded with `defer` after htmx, so the DOM is parsed and window.htmx (if present) exists.
+ * Also loaded on print pages without htmx, so everything htmx-specific is guarded. */
+(function () {
+  "use strict";
+
+  var ERROR_TEXT = "Something went wrong \u2014 nothing was saved. Try again.";
+  var OFFLINE_TEXT = "Cannot reach the server \u2014 nothing was saved. Check your connection and try again.";
+  var STATUS_TEXT = { 403: "You are not allowed to do that.", 413: "That file is too large to upload.",
+    429: "Too many attempts \u2014 wait a minute, then try again." };
+
+  // Put a plain notice into the flash region (#flash is role=status, aria-live=polite).
+  function flash(text, category) {
+    var region = document.getElementById("flash");
+    if (!region) { window.alert(text); return; }
+    var old = region.querySelector("[data-client-notice]");
+    if (old) old.remove();  // never stack the same kind of client-side error
+    var note = document.createElement("div");
+    note.className = "flash flash--" + (category || "error");
+    note.setAttribute("data-client-notice", "");
+    var msg = document.createElement("p");
+    msg.className = "flash__text";
+    msg.textContent = text;
+    var close = document.createElement("button");
+    close.type = "button"; close.className = "flash__close";
+    close.setAttribute("data-dismiss", ""); close.setAttribute("aria-label", "Dismiss");
+    close.textContent = "\u00d7";
+    note.append(msg, close);
+    region.append(note);
+  }
+
+  // Write into the visually hidden aria-live announcer; clear first so a repeat is re-read.
+  function announce(text) {
+    var region = document.getElementById("announcer");
+    if (!region || !text) return;
+    region.textContent = "";
+    window.setTimeout(function () { region.textContent = String(text); }, 50);
+  }
+
+  // <time data-local datetime="ISO">Central text</time> -> the reader's own local time.
+  // The server text (America/Chicago) stays as the title, and as the text if JS/Intl fails.
+  var LOCAL_FORMAT = { year: "numeric", month: "short", day: "numeric", hour: "numeric",
+    minute: "2-digit", timeZoneName: "short" };
+  function localizeTimes(root) {
+    if (!root || !root.querySelectorAll) return;
+    root.querySelectorAll("time[data-local][datetime]").forEach(function (el) {
+      var when = new Date(el.getAttribute("datetime"));
+      if (isNaN(when.getTime())) return;
+      if (!el.title) el.title = el.textContent.trim();
+      try { el.textContent = when.toLocaleString(undefined, LOCAL_FORMAT); } catch (e) { /* keep */ }
+    });
+  }
+
+  // --- htmx wiring (absent on print pages) ---------------------------------------------------
+  if (window.htmx) {
+    // 422 = validation errors, 409 = stale edit: both carry a fragment meant for the user, so
+    // swap them and do not treat them as errors. Other 4xx/5xx swap nothing (the page stays as
+    // it was) and fire htmx:responseError, which shows a message below. Regexes are unanchored
+    // in htmx, hence ^...$.
+    window.htmx.config.responseHandling = [
+      { code: "^204$", swap: false },
+      { code: "^[23]..$", swap: true },
+      { code: "^(409|422)$", swap: true, error: false },
+      { code: "^[45]..$", swap: false, error: true },
+    ];
+    // CSP (no inline style, no eval): indicator styles live in app.css, and hx-on / js: /
+    // hx-trigger filters like keyup[...] are unavailable - write listeners here instead.
+    window.htmx.config.includeIndicatorStyles = false;
+    window.htmx.config.allowEval = false;
+  }
+
+  // Every htmx request carries the CSRF token (Flask-WTF reads X-CSRFToken).
+  document.addEventListener("htmx:configRequest", function (evt) {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    if (meta) evt.detail.headers["X-CSRFToken"] = meta.getAttribute("content");
+  });
+  document.addEventListener("htmx:responseError", function (evt) {
+    var status = evt.detail.xhr ? evt.detail.xhr.status : 0;
+    flash(STATUS_TEXT[status] || ERROR_TEXT, "error");
+  });
+  document.addEventListener("htmx:sendError", function () { flash(OFFLINE_TEXT, "error"); });
+  document.addEventListener("htmx:timeout", function () { flash(OFFLINE_TEXT, "error"); });
+  // Server sends `HX-Trigger: {"announce": "3 activities closed"}`; htmx fires it on the
+  // requesting element and it bubbles to body with detail.value = the text.
+  document.body.addEventListener("announce", function (evt) {
+    announce(evt.detail && evt.detail.value);
+  });
+  // Swapped-in content (and history restores) may contain <time data-local>.
+  document.addEventListener("htmx:load", function (evt) { localizeTimes(evt.target); });
+
+  // --- plain behaviours (work with or without htmx) -------------------------------------------
+  function usesHtmx(el) {
+    return ["hx-get", "hx-post", "hx-put", "hx-patch", "hx-delete"].some(function (a) {
+      return el.hasAttribute(a);
+    });
+  }
+  // data-confirm="Close 12 activities?" on a form, a submit button, a link or an hx-* button.
+  // Capture phase, so a "Cancel" stops the event before htmx or the browser acts on it.
+  document.addEventListener("click", function (evt) {
+    var el = evt.target.closest("[data-confirm]");
+    if (!el || el.tagName === "FORM") return;
+    if (el.form && el.type === "submit" && !usesHtmx(el)) return;  // asked on submit below
+    if (!window.confirm(el.getAttribute("data-confirm"))) {
+      evt.preventDefault(); evt.stopImmediatePropagation();
+    }
+  }, true);
+  document.addEventListener("submit", function (evt) {
+    var by = evt.submitter;
+    var text = (by && by.getAttribute("data-confirm")) || evt.target.getAttribute("data-confirm");
+    if (text && !window.confirm(text)) { evt.preventDefault(); evt.stopImmediatePropagation(); }
+  }, true);
+
+  // <select data-autosubmit> submits its form on change (year switcher). requestSubmit fires
+  // the submit event, so htmx forms and plain GET forms both work.
+  document.addEventListener("change", function (evt) {
+    var el = evt.target;
+    if (!el.matches("[data-autosubmit]") || !el.form) return;
+    if (el.form.requestSubmit) el.form.requestSubmit(); else el.form.submit();
+  });
+
+  document.addEventListener("click", function (evt) {
+    if (evt.target.closest("[data-print]")) { evt.preventDefault(); window.print(); return; }
+    var dismiss = evt.target.closest("[data-dismiss]");
+    if (dismiss) { var box = dismiss.closest(".flash"); if (box) box.remove(); }
+  });
+
+  localizeTimes(document);
+})();
