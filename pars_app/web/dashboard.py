@@ -68,6 +68,20 @@ def print_checklist(year: int):
     return render_template("dashboard/print.html", checklist=result, year=year, now=clock.now())
 
 
+def _late_previous(year: int, now) -> checklist.rules.Checklist | None:
+    """Last year's checklist when it is late and unfinished, so it is never out of sight.
+
+    Only for the default year's page, and only when last year has activities in the app: a
+    provider that reported that year elsewhere, before using pars-app, is not nagged.
+    """
+    if year != cycle.default_year(g.provider, now):
+        return None
+    previous = checklist.checklist_for(g.provider, year - 1, now)
+    activities = next(s for s in previous.steps if s.key == "activities")
+    in_app = bool(activities.details) or activities.left > 0
+    return previous if previous.late and in_app else None
+
+
 def _year_choices(year: int) -> list[int]:
     current = clock.today().year
     return sorted({*range(current - 3, current + 1), year}, reverse=True)
