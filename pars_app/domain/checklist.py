@@ -35,6 +35,8 @@ class ChecklistFacts:
 
 
 class StepState(StrEnum):
+    """Where a step stands; NOT_OPEN until January 1 of the following year."""
+
     DONE = "done"
     TODO = "todo"
     NOT_OPEN = "not_open"
@@ -42,6 +44,8 @@ class StepState(StrEnum):
 
 @dataclass(frozen=True)
 class Step:
+    """One of the five annual steps, ready to show or print."""
+
     key: str  # "agreement", "activities", "enduring", "summary", "contacts"
     number: int
     title: str
@@ -57,6 +61,8 @@ class Step:
 
 @dataclass(frozen=True)
 class Checklist:
+    """A provider's year at a glance: the steps, the deadline and whether it is late."""
+
     year: int
     deadline: datetime
     steps: tuple[Step, ...]

@@ -51,6 +51,8 @@ class Problem:
 
 
 class Status(StrEnum):
+    """The PARS activity status: Closed is an explicit act, the others are computed."""
+
     DRAFT = "draft"
     ACTIVE = "active"
     READY_TO_CLOSE = "ready_to_close"
@@ -67,6 +69,8 @@ STATUS_LABELS: dict[Status, str] = {
 
 @dataclass(frozen=True)
 class SupporterFacts:
+    """One commercial supporter of an activity."""
+
     name: str
     kind: str  # "monetary" | "in_kind"
     amount_cents: int | None = None
@@ -76,6 +80,8 @@ class SupporterFacts:
 
 @dataclass(frozen=True)
 class MocFacts:
+    """One MOC registration of an activity with a certifying board."""
+
     board: str
     credit_types: tuple[str, ...] = ()
     points: Decimal | None = None

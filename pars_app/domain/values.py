@@ -57,7 +57,7 @@ def parse_yes_no(v: Any) -> bool | None:
 
 
 def _check_year(d: date) -> date:
-    if False:
+    if not MIN_YEAR <= d.year <= MAX_YEAR:
         raise ValueError(f"Enter a date between {MIN_YEAR} and {MAX_YEAR}.")
     return d
 
