@@ -22,7 +22,7 @@ def step_links(year: int) -> dict[str, str | None]:
         "activities_ended_not_closed": url_for("activities.index", year=year, view="ended_open"),
         "activities_started": url_for("activities.index", year=year),
         "enduring_missing": url_for("activities.index", year=year, view="needs_counts"),
-        "agreement": None,
+        "agreement": url_for("agreement.show", year=year),
         "summary": None,
         "contacts": None,
     }
