@@ -7,7 +7,6 @@ from .cycle import AgreementAcceptance, AgreementText, ReportingDeadline, YearLo
 from .ops import AuditEvent, ImportJob
 from .org import (
     ACCREDITOR_ROLE,
-    CONTACT_ROLES,
     PROVIDER_ROLES,
     Accreditor,
     Contact,
@@ -21,7 +20,6 @@ from .types import utcnow
 
 __all__ = [
     "ACCREDITOR_ROLE",
-    "CONTACT_ROLES",
     "PROVIDER_ROLES",
     "Accreditor",
     "Activity",

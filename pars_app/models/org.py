@@ -14,12 +14,6 @@ from .types import UTCDateTime, utcnow
 # Roles a membership can carry. Provider roles attach to a provider, "accreditor" to an accreditor.
 PROVIDER_ROLES = ("admin", "staff", "reviewer")
 ACCREDITOR_ROLE = "accreditor"
-CONTACT_ROLES = {
-    "primary": "Primary Contact",
-    "billing": "Billing Contact",
-    "ceo": "CEO (Chief Executive Officer)",
-    "other": "Other",
-}
 
 
 class Accreditor(db.Model):
@@ -107,8 +101,10 @@ class Contact(ProviderScoped, Timestamps, db.Model):
     title: Mapped[str] = mapped_column(String(200), default="")
     email: Mapped[str] = mapped_column(String(254), default="")
     phone: Mapped[str] = mapped_column(String(40), default="")
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}
+    updated_by: Mapped[User | None] = relationship(foreign_keys=[updated_by_id])
 
 
 class ContactReview(ProviderScoped, db.Model):

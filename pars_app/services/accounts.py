@@ -51,7 +51,7 @@ def normalise_email(email: str) -> str:
 def load_user_from_session(token: str) -> User | None:
     """Flask-Login's loader: the cookie holds `id:session_token`; a rotated token fails."""
     uid, _, tok = token.partition(":")
-    if not uid.isdigit() or not tok:
+    if not (uid.isascii() and uid.isdigit()) or not tok:
         return None
     user = db.session.get(User, int(uid))
     if user is None or not user.is_active_account:

@@ -99,7 +99,7 @@ def _int_arg(args, name, lo, hi, default, ignored):
     raw = (args.get(name) or "").strip()
     if not raw:
         return default
-    if raw.isdigit() and lo <= int(raw) <= hi:
+    if raw.isascii() and raw.isdigit() and lo <= int(raw) <= hi:
         return int(raw)
     ignored.append(f"Ignored {name} “{raw[:20]}”: not a number from {lo} to {hi}.")
     return default

@@ -8,7 +8,6 @@ from datetime import date, datetime
 from sqlalchemy import and_, case, func, select
 
 from ..domain import checklist as rules
-from ..domain.deadlines import cycle_opens_at
 from ..extensions import db
 from ..models import (
     Activity,
@@ -121,12 +120,11 @@ def _summary_submitted_at(provider_id: int, year: int) -> datetime | None:
 
 
 def _contact_facts(provider_id: int, year: int) -> dict:
+    # The latest review of any date: the domain decides whether it counts for `year` and
+    # otherwise shows it as "last reviewed on …".
     review = db.session.scalar(
         select(ContactReview)
-        .where(
-            ContactReview.provider_id == provider_id,
-            ContactReview.reviewed_at >= cycle_opens_at(year),
-        )
+        .where(ContactReview.provider_id == provider_id)
         .order_by(ContactReview.reviewed_at.desc())
         .limit(1)
     )

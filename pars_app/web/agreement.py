@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from ..security import EDITORS, provider_required
 from ..services import agreements, clock
 from .dashboard import YEAR_RANGE
+from .params import to_int
 
 bp = Blueprint("agreement", __name__)
 
@@ -38,7 +39,7 @@ def accept(year: int):
         agreements.accept_agreement(
             g.provider,
             year,
-            int(text_id) if text_id.isdigit() else -1,
+            to_int(text_id) or -1,
             current_user,
             clock.now(),
         )

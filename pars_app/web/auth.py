@@ -96,7 +96,8 @@ def password():
         except accounts.AccountError as err:
             error = str(err)
         else:
-            login_user(current_user)  # re-issue this session's cookie with the new token
+            # Re-issue this session's cookie with the new token (the proxy itself must not be stored).
+            login_user(current_user._get_current_object())
             flash("Password changed. Other sessions have been signed out.", "success")
             return redirect(url_for("dashboard.index"))
     elif request.method == "POST":

@@ -10,6 +10,7 @@ from ..extensions import db
 from ..models import Provider
 from ..security import provider_required
 from ..services import checklist, clock, cycle
+from .params import to_int
 
 bp = Blueprint("dashboard", __name__)
 
@@ -24,14 +25,14 @@ def step_links(year: int) -> dict[str, str | None]:
         "enduring_missing": url_for("activities.index", year=year, view="needs_counts"),
         "agreement": url_for("agreement.show", year=year),
         "summary": None,
-        "contacts": None,
+        "contacts": url_for("contacts.index"),
     }
 
 
 def resolve_year(provider: Provider, raw: str | None) -> int:
     """The `?year=` asked for when valid, else the year being closed out now."""
     if raw:
-        if raw.isdigit() and int(raw) in YEAR_RANGE:
+        if to_int(raw) in YEAR_RANGE:
             return int(raw)
         flash(f"“{raw[:20]}” is not a reporting year; showing the current one.", "warning")
     return cycle.default_year(provider, clock.now())
