@@ -172,3 +172,64 @@ def login(client, email: str, password: str = PASSWORD, follow: bool = False):
         data={"email": email, "password": password, "csrf_token": token},
         follow_redirects=follow,
     )
+
+
+# --- Added for the web and security tests (append only) -------------------------------------
+
+
+def make_summary(provider: Provider, year: int, submitted_at: datetime | None = None):
+    """A Program Summary for `year`; submitted (status "submitted") when `submitted_at` is given."""
+    from pars_app.models import ProgramSummary
+
+    s = ProgramSummary(
+        provider_id=provider.id,
+        year=year,
+        period_start=date(year, 1, 1),
+        period_end=date(year, 12, 31),
+        status="submitted" if submitted_at else "draft",
+        attested=submitted_at is not None,
+        submitted_at=submitted_at,
+    )
+    db.session.add(s)
+    db.session.flush()
+    return s
+
+
+def make_contact_review(provider: Provider, at: datetime, user: User | None = None):
+    from pars_app.models import ContactReview
+
+    r = ContactReview(
+        provider_id=provider.id, reviewed_at=at, reviewed_by_id=user.id if user else None
+    )
+    db.session.add(r)
+    db.session.flush()
+    return r
+
+
+def make_contact(provider: Provider, role: str = "primary", name: str = "Pat Primary"):
+    from pars_app.models import Contact
+
+    c = Contact(provider_id=provider.id, role=role, name=name, email="pat@example.org")
+    db.session.add(c)
+    db.session.flush()
+    return c
+
+
+def make_import_job(provider: Provider, filename: str = "activities.xlsx"):
+    from pars_app.models import ImportJob
+
+    job = ImportJob(provider_id=provider.id, filename=filename, kind="xlsx", status="previewed")
+    db.session.add(job)
+    db.session.flush()
+    return job
+
+
+def make_enduring(provider: Provider, start: date, end: date, **fields) -> Activity:
+    """A complete enduring material delivered over the internet."""
+    return make_activity(
+        provider, format="EM", delivery="internet", start_date=start, end_date=end, **fields
+    )
+
+
+def htmx_headers() -> dict[str, str]:
+    return {"HX-Request": "true"}

@@ -96,7 +96,7 @@ def password():
         except accounts.AccountError as err:
             error = str(err)
         else:
-            # Re-issue this session's cookie with the new token (the proxy itself must not be stored).
+            # Re-issue this session's cookie with the new token; pass the user, not the proxy.
             login_user(current_user._get_current_object())
             flash("Password changed. Other sessions have been signed out.", "success")
             return redirect(url_for("dashboard.index"))

@@ -68,12 +68,26 @@
     // hx-trigger filters like keyup[...] are unavailable - write listeners here instead.
     window.htmx.config.includeIndicatorStyles = false;
     window.htmx.config.allowEval = false;
+    // Back/forward re-fetch the page from the server (HX-History-Restore-Request) instead of
+    // restoring a snapshot kept in sessionStorage: the server's render of a URL is always right
+    // (a snapshot keeps the filter form as it was first rendered, not as the URL says), and
+    // compliance records stay out of browser storage, as Cache-Control: no-store intends.
+    window.htmx.config.historyCacheSize = 0;
   }
 
   // Every htmx request carries the CSRF token (Flask-WTF reads X-CSRFToken).
   document.addEventListener("htmx:configRequest", function (evt) {
     var meta = document.querySelector('meta[name="csrf-token"]');
     if (meta) evt.detail.headers["X-CSRFToken"] = meta.getAttribute("content");
+    // <form data-omit-empty>: leave empty fields out of a GET, so the URL pushed into the
+    // address bar reads ?q=cardio rather than ?q=cardio&year=&format=&status=...
+    var form = evt.detail.elt && evt.detail.elt.closest && evt.detail.elt.closest("form[data-omit-empty]");
+    var data = evt.detail.formData;
+    if (form && data && evt.detail.verb === "get") {
+      Array.from(new Set(data.keys())).forEach(function (name) {
+        if (data.getAll(name).every(function (v) { return v === ""; })) data.delete(name);
+      });
+    }
   });
   document.addEventListener("htmx:responseError", function (evt) {
     var status = evt.detail.xhr ? evt.detail.xhr.status : 0;
@@ -85,6 +99,15 @@
   // requesting element and it bubbles to body with detail.value = the text.
   document.body.addEventListener("announce", function (evt) {
     announce(evt.detail && evt.detail.value);
+  });
+  // After a swap, read out the new region's [data-announce] line (e.g. "1–50 of 140"), so a
+  // screen reader hears what a search or filter found without the whole table being re-read.
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    var target = evt.detail && evt.detail.target;
+    if (!target) return;
+    var root = (target.id && document.getElementById(target.id)) || target;  // outerHTML: new node
+    var line = root.querySelector ? root.querySelector("[data-announce]") : null;
+    if (line) announce(line.textContent.replace(/\s+/g, " ").trim());
   });
   // Swapped-in content (and history restores) may contain <time data-local>.
   document.addEventListener("htmx:load", function (evt) { localizeTimes(evt.target); });
@@ -113,10 +136,40 @@
 
   // <select data-autosubmit> submits its form on change (year switcher). requestSubmit fires
   // the submit event, so htmx forms and plain GET forms both work.
+  // Keyboard: Chromium fires `change` on every arrow key of a closed select, so a keyboard user
+  // would be sent to a new page for each option they pass (WCAG 3.2.2). After arrow keys we
+  // wait for Enter, or for the user to leave the field, before submitting.
+  var BROWSE_KEYS = ["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", "Home", "End",
+    "PageUp", "PageDown"];
+  function autosubmit(el) {
+    if (el.form.requestSubmit) el.form.requestSubmit(); else el.form.submit();
+  }
+  function changedFromPage(el) {  // differs from what the server rendered
+    return Array.prototype.some.call(el.options, function (o) {
+      return o.selected !== o.defaultSelected;
+    });
+  }
+  document.addEventListener("keydown", function (evt) {
+    var el = evt.target;
+    if (!el.matches || !el.matches("select[data-autosubmit]") || !el.form) return;
+    if (evt.key === "Enter") {
+      evt.preventDefault();
+      if (changedFromPage(el)) autosubmit(el);
+    } else if (BROWSE_KEYS.indexOf(evt.key) >= 0 && !evt.altKey) {
+      el.setAttribute("data-browsing", "");
+    }
+  });
   document.addEventListener("change", function (evt) {
     var el = evt.target;
     if (!el.matches("[data-autosubmit]") || !el.form) return;
-    if (el.form.requestSubmit) el.form.requestSubmit(); else el.form.submit();
+    if (el.hasAttribute("data-browsing")) return;  // keyboard: wait for Enter or blur
+    autosubmit(el);
+  });
+  document.addEventListener("focusout", function (evt) {
+    var el = evt.target;
+    if (!el.matches || !el.matches("select[data-autosubmit][data-browsing]")) return;
+    el.removeAttribute("data-browsing");
+    if (el.form && changedFromPage(el)) autosubmit(el);
   });
 
   document.addEventListener("click", function (evt) {
