@@ -36,6 +36,9 @@ def index():
     template = "activities/_table.html" if is_htmx() else "activities/index.html"
     resp = make_response(render_template(template, **context))
     resp.headers["Vary"] = "HX-Request"
+    if is_htmx():
+        # Push the canonical URL (defaults left out), not the raw form serialisation.
+        resp.headers["HX-Push-Url"] = url_for("activities.index", **f.args())
     return resp
 
 

@@ -47,15 +47,15 @@ def index():
         abort(404)
     year = resolve_year(g.provider, request.args.get("year"))
     g.year = year
-    result = checklist.checklist_for(g.provider, year, clock.now())
-    years = _year_choices(year)
+    now = clock.now()
     return render_template(
         "dashboard/index.html",
-        checklist=result,
+        checklist=checklist.checklist_for(g.provider, year, now),
         year=year,
-        years=years,
+        years=_year_choices(year),
         links=step_links(year),
-        now=clock.now(),
+        now=now,
+        late_previous=_late_previous(year, now),
     )
 
 

@@ -32,7 +32,17 @@ def us_date(value: date | None) -> str:
     return value.strftime("%m/%d/%Y") if value else ""
 
 
+DONE_ACTIONS = {
+    "agreement": "View the agreement",
+    "contacts": "See the contacts",
+    "summary": "View the Program Summary",
+}
+
+
 def step_action_label(step) -> str:
+    """The words of a step's link: what to do next, or what to look at once it is done."""
+    if step.state == "done":
+        return DONE_ACTIONS.get(step.link or "", "See the details")
     if step.key == "activities" and step.left:
         return f"Close the {step.left} open activit{'y' if step.left == 1 else 'ies'}"
     return STEP_ACTIONS.get(step.link or "", "Open")
