@@ -83,7 +83,7 @@ def parse_filter(args: Mapping[str, str]) -> ActivityFilter:
         format=pick("format", FORMATS, ""),
         status=pick("status", STATUS_LABELS, ""),
         view=pick("view", VIEWS, ""),
-        q=(args.get("q") or "").strip()[:200],
+        q=_search_text(args.get("q")),
         sort=pick("sort", SORTS, "start"),
         dir=pick("dir", ("asc", "desc"), "desc"),
         page=_int_arg(args, "page", 1, 10**6, 1, ignored) or 1,
@@ -93,6 +93,11 @@ def parse_filter(args: Mapping[str, str]) -> ActivityFilter:
         ignored.append(f"Page size must be one of {', '.join(map(str, PAGE_SIZES))}.")
         f = replace(f, per_page=50)
     return replace(f, ignored=tuple(ignored))
+
+
+def _search_text(raw: str | None) -> str:
+    """The search box's text without control characters (PostgreSQL refuses NUL bytes)."""
+    return "".join(ch for ch in (raw or "") if ch.isprintable()).strip()[:200]
 
 
 def _int_arg(args, name, lo, hi, default, ignored):
@@ -131,7 +136,9 @@ def conditions(provider_id: int, f: ActivityFilter, today: date) -> list:
     cond = [Activity.provider_id == provider_id]
     if f.year is not None:
         first, last = date(f.year, 1, 1), date(f.year, 12, 31)
-        col = Activity.end_date if f.by == "end" or f.view == "ended_open" else Activity.start_date
+        # "Ended" views place an activity in the year it ended, whatever `by` says.
+        by_end = f.by == "end" or f.view in ("ended_open", "closable")
+        col = Activity.end_date if by_end else Activity.start_date
         if f.view != "needs_counts":
             cond.append(col.between(first, last))
     if f.format:
@@ -152,7 +159,7 @@ def conditions(provider_id: int, f: ActivityFilter, today: date) -> list:
 
 def _view_conditions(f: ActivityFilter, today: date) -> list:
     if f.view == "ended_open":
-        return [Activity.closed_at.is_(None)]
+        return [Activity.closed_at.is_(None), Activity.end_date < today]
     if f.view == "problems":
         return [Activity.closed_at.is_(None), Activity.problem_count > 0]
     if f.view == "closable":

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import and_, case, func, select
 
 from ..domain import checklist as rules
+from ..domain.deadlines import central_date
 from ..extensions import db
 from ..models import (
     Activity,
@@ -28,7 +29,7 @@ def checklist_for(provider: Provider, year: int, now: datetime) -> rules.Checkli
         now=now,
         deadline=cycle.reporting_deadline(provider.accreditor_id, year),
         **_agreement_facts(provider, year),
-        **_activity_facts(provider.id, year),
+        **_activity_facts(provider.id, year, central_date(now)),
         **_enduring_facts(provider.id, year),
         summary_submitted_at=_summary_submitted_at(provider.id, year),
         **_contact_facts(provider.id, year),
@@ -61,7 +62,7 @@ def _agreement_facts(provider: Provider, year: int) -> dict:
     }
 
 
-def _activity_facts(provider_id: int, year: int) -> dict:
+def _activity_facts(provider_id: int, year: int, today: date) -> dict:
     first, last = date(year, 1, 1), date(year, 12, 31)
     by_format = dict(
         db.session.execute(
@@ -74,7 +75,12 @@ def _activity_facts(provider_id: int, year: int) -> dict:
         select(
             func.count(),
             func.coalesce(func.sum(case((Activity.closed_at.is_(None), 1), else_=0)), 0),
-        ).where(Activity.provider_id == provider_id, Activity.end_date.between(first, last))
+        ).where(
+            Activity.provider_id == provider_id,
+            Activity.end_date.between(first, last),
+            # Still running on `today` means not ended yet, even if it ends later this year.
+            Activity.end_date < today,
+        )
     ).one()
     return {
         "activities_by_format": by_format,
