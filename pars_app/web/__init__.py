@@ -27,9 +27,17 @@ from ..tenancy import NO_ACCESS, TenantScope
 def init_app(app: Flask) -> None:
     """Wire blueprints, the CLI, login handling and the per-request tenant context."""
     from ..cli import pars_cli
-    from . import activities, agreement, auth, contacts, dashboard, filters, health
+    from . import activities, activity_form, agreement, auth, contacts, dashboard, filters, health
 
-    for bp in (auth.bp, dashboard.bp, activities.bp, agreement.bp, contacts.bp, health.bp):
+    for bp in (
+        auth.bp,
+        dashboard.bp,
+        activities.bp,
+        activity_form.bp,
+        agreement.bp,
+        contacts.bp,
+        health.bp,
+    ):
         app.register_blueprint(bp)
     app.cli.add_command(pars_cli)
     install_security_headers(app)
