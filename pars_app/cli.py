@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from .domain.checklist import checklist_as_dict
 from .extensions import db
 from .models import Provider
-from .services import accounts, checklist, clock, demo
+from .services import accounts, backup, checklist, clock, demo
 
 
 @click.group("pars")
@@ -61,6 +62,33 @@ def create_user_cmd(email, provider_code, accreditor_code, role, name, password)
     except accounts.AccountError as err:
         raise click.UsageError(str(err)) from err
     click.echo(f"User {user.email} is now {role} of {provider_code or accreditor_code}.")
+
+
+@pars_cli.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup_cmd(path: Path) -> None:
+    """Write a consistent copy of the SQLite database to PATH, while the app runs."""
+    try:
+        size = backup.backup(path)
+    except backup.BackupError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"Backed up to {path} ({size:,} bytes).")
+
+
+@pars_cli.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def restore_cmd(path: Path, yes: bool) -> None:
+    """Replace the SQLite database's contents with the backup at PATH."""
+    if not yes:
+        click.confirm("This replaces every record with the backup's. Continue?", abort=True)
+    try:
+        backup.restore(path)
+    except backup.BackupError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"Restored from {path}.")
 
 
 @pars_cli.command("checklist")
