@@ -1,0 +1,98 @@
+"""`read_file`: tell what an uploaded file is, check it is safe, and hand back its rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import PurePath
+
+from . import legacy
+from .fields import ACTIVITY_HEADERS, COUNT_HEADERS, fold, looks_like_counts
+from .rows import DEFAULT_LIMITS, Limits, ReadResult, UnreadableFile, UnsafeFile
+from .safety import ZIP_MAGIC, check_size, check_text_width, decode_text, refuse_ole
+from .tabular import activity_header_map, header_rows, map_headers
+from .xlsx import read_xlsx
+from .xml_io import read_xml
+
+XLSX_EXTENSIONS = (".xlsx",)
+MACRO_EXTENSIONS = (".xlsm", ".xltm", ".xlam", ".xlsb")
+TEXT_EXTENSIONS = (".txt", ".tsv", ".tab", ".text")
+XML_EXTENSIONS = (".xml",)
+Cells = list[object]
+Numbered = tuple[int, Cells]
+ACCEPTED = "We read Excel workbooks (.xlsx), tab-delimited text (.txt) and XML (.xml)."
+
+
+def _extension(name: str) -> str:
+    return PurePath(name or "").suffix.casefold()
+
+
+def _looks_like_xml(data: bytes) -> bool:
+    head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith(b"<") or data.startswith((b"\xff\xfe<", b"\xfe\xff\x00<"))
+
+
+def read_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
+    """Detect the file's kind (extension and content), check its safety and start reading.
+
+    Raises UnsafeFile or UnreadableFile (both FileRefused) with a message for the user.
+    """
+    check_size(data, limits)
+    ext = _extension(name)
+    if ext in MACRO_EXTENSIONS:
+        raise UnsafeFile(
+            f"{ext} workbooks can carry macros and are not accepted. Save the workbook as "
+            '"Excel Workbook (.xlsx)" and upload that.'
+        )
+    refuse_ole(data)
+    if data.startswith(ZIP_MAGIC) or ext in XLSX_EXTENSIONS:
+        return read_xlsx(data, limits)
+    if ext in XML_EXTENSIONS or (ext not in TEXT_EXTENSIONS and _looks_like_xml(data)):
+        return read_xml(data, limits)
+    if ext in TEXT_EXTENSIONS or not ext:
+        return read_text(data, limits)
+    if ext == ".xls":
+        raise UnreadableFile("This .xls file is not a workbook we can read. Save it as .xlsx.")
+    raise UnreadableFile(f"{ext} files cannot be imported. {ACCEPTED}")
+
+
+def read_text(data: bytes, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
+    """Tab-delimited text: a learner-count sheet or the template (by header), else legacy."""
+    text, encoding = decode_text(data)
+    lines = check_text_width(text, limits)
+    rows = legacy.text_rows(text)
+    first = next(rows, None)
+    if first is None:
+        raise UnreadableFile("The file has no rows.")
+    note = f"Read as {encoding} text."
+    number, cells = first
+    folded = {fold(c) for c in cells if isinstance(c, str)}
+    if looks_like_counts(folded):
+        headers = map_headers(number, cells, COUNT_HEADERS)
+        found = header_rows(rows, headers)
+        return ReadResult("counts", found, lines - number, encoding, (note,), headers.label)
+    if legacy.template_literal(cells[0]) or legacy.is_header(cells):
+        return _legacy_text(number, cells, rows, lines, encoding, note)
+    if len(folded & ACTIVITY_HEADERS.keys()) >= 3:
+        # The app's own template saved as "Text (Tab delimited)".
+        headers = activity_header_map(number, cells)
+        found = header_rows(rows, headers)
+        return ReadResult("xlsx", found, lines - number, encoding, (note,), headers.label)
+    return _legacy_text(number, cells, rows, lines, encoding, note)
+
+
+def _legacy_text(
+    number: int, cells: Cells, rows: Iterator[Numbered], lines: int, encoding: str, note: str
+) -> ReadResult:
+    return ReadResult(
+        "legacy",
+        legacy.legacy_rows(_chain(number, cells, rows)),
+        lines - number + 1,
+        encoding,
+        (note, "Read as ACCME's legacy tab-delimited layout (Template C or D)."),
+        legacy.label,
+    )
+
+
+def _chain(number: int, cells: Cells, rest: Iterator[Numbered]) -> Iterator[Numbered]:
+    yield number, cells
+    yield from rest

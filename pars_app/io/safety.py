@@ -1,0 +1,346 @@
+"""Checks made before any parser sees a file: size, type, zip bombs, macros, absurd sheets.
+
+An .xlsx is a zip of XML parts. Before calamine opens one we read the zip's central directory
+(declared sizes and ratios), then inflate every member ourselves with the output capped at its
+declared size — so a member that lies about its size is caught, not expanded — and scan each
+worksheet's cell references: calamine allocates the whole used rectangle of a sheet, so one
+cell at row 100,000 and column 500 would cost gigabytes however empty the rest is.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from io import BytesIO
+
+from .rows import DEFAULT_LIMITS, MB, Limits, UnreadableFile, UnsafeFile
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_MAGIC = b"PK\x03\x04"
+
+_SAVE_AS = 'Open it in Excel and use File > Save As > "Excel Workbook (.xlsx)".'
+_MACRO_TYPES = (b"macroEnabled", b"vbaProject", b"ms-excel.macrosheet", b"ms-excel.intlmacrosheet")
+_LOCAL_HEADER = struct.Struct("<4s5H3L2H")
+_IN_CHUNK = 64 * 1024
+_OUT_CHUNK = 1 * MB
+
+
+def check_size(data: bytes, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Refuse an empty file or one over the size limit."""
+    if not data or not data.strip():
+        raise UnreadableFile("The file is empty.")
+    if len(data) > limits.max_bytes:
+        raise UnsafeFile(
+            f"The file is {len(data) / MB:.1f} MB; the largest file accepted is "
+            f"{limits.max_bytes / MB:.0f} MB. Split it into smaller files."
+        )
+
+
+def refuse_ole(data: bytes) -> None:
+    """Old .xls workbooks and password-protected ones are OLE containers: refuse both."""
+    if data.startswith(OLE_MAGIC):
+        raise UnreadableFile(
+            "This is an old-format Excel file (.xls) or a password-protected workbook. "
+            "Remove any password and save it as .xlsx. " + _SAVE_AS
+        )
+
+
+# --- xlsx: the zip container ---------------------------------------------------------------
+
+
+def _members(data: bytes, limits: Limits) -> list[zipfile.ZipInfo]:
+    if not zipfile.is_zipfile(BytesIO(data)):
+        raise UnreadableFile(
+            "This file is not a real Excel workbook (an .xlsx is a zip archive and this is "
+            "not one). " + _SAVE_AS
+        )
+    try:
+        infos = zipfile.ZipFile(BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as err:
+        raise UnreadableFile(f"The workbook is damaged and cannot be opened ({err}).") from None
+    if len(infos) > limits.max_members:
+        raise UnsafeFile(f"The workbook has {len(infos):,} parts; that is not a normal .xlsx.")
+    return infos
+
+
+def _refuse_macros_and_encryption(infos: list[zipfile.ZipInfo]) -> None:
+    for info in infos:
+        name = info.filename.casefold()
+        if info.flag_bits & 0x1:
+            raise UnsafeFile("The workbook is encrypted. Remove the password and save it again.")
+        if name.endswith("vbaproject.bin") or "/macrosheets/" in name:
+            raise UnsafeFile(
+                "This workbook contains macros, which we do not accept. Save it as "
+                '"Excel Workbook (.xlsx)" (not macro-enabled) and upload that.'
+            )
+
+
+def _check_declared_sizes(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
+    total = sum(i.file_size for i in infos)
+    if total > limits.max_uncompressed:
+        raise UnsafeFile(
+            f"The workbook would expand to {total / MB:,.0f} MB when opened; the limit is "
+            f"{limits.max_uncompressed / MB:,.0f} MB. This looks like a zip bomb, or a far "
+            "larger sheet than a batch file needs."
+        )
+    for info in infos:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > limits.ratio_floor and ratio > limits.max_ratio:
+            raise UnsafeFile(
+                f"A part of the workbook ({info.filename}) expands {ratio:,.0f} times when "
+                "opened. This looks like a zip bomb; the file was not opened."
+            )
+
+
+def _inflate(data: bytes, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    """A member's bytes, never more than it declares; refuses damaged or lying members."""
+    try:
+        header = _LOCAL_HEADER.unpack_from(data, info.header_offset)
+    except struct.error:
+        header = (b"",)
+    if header[0] != ZIP_MAGIC:
+        raise UnreadableFile("The workbook is damaged and cannot be opened.")
+    start = info.header_offset + _LOCAL_HEADER.size + header[9] + header[10]
+    raw = memoryview(data)[start : start + info.compress_size]
+    if info.compress_type == zipfile.ZIP_STORED:
+        chunks: Iterator[bytes] = (
+            bytes(raw[i : i + _OUT_CHUNK]) for i in range(0, len(raw), _OUT_CHUNK)
+        )
+    elif info.compress_type == zipfile.ZIP_DEFLATED:
+        chunks = _deflate_chunks(raw)
+    else:
+        raise UnreadableFile("The workbook uses a compression Excel does not use. " + _SAVE_AS)
+    produced, crc = 0, 0
+    for chunk in chunks:
+        produced += len(chunk)
+        if produced > info.file_size:
+            raise UnsafeFile(
+                f"A part of the workbook ({info.filename}) expands beyond the size it declares. "
+                "This looks like a zip bomb; the file was not opened."
+            )
+        crc = zlib.crc32(chunk, crc)
+        yield chunk
+    if produced != info.file_size or crc != info.CRC:
+        raise UnreadableFile("The workbook is damaged (a part is incomplete). " + _SAVE_AS)
+
+
+def _deflate_chunks(raw: memoryview) -> Iterator[bytes]:
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    try:
+        for i in range(0, len(raw), _IN_CHUNK):
+            pending: bytes = bytes(raw[i : i + _IN_CHUNK])
+            while pending and not inflater.eof:
+                out = inflater.decompress(pending, _OUT_CHUNK)
+                pending = inflater.unconsumed_tail
+                if out:
+                    yield out
+            if inflater.eof:
+                return
+    except zlib.error:
+        raise UnreadableFile("The workbook is damaged and cannot be opened.") from None
+
+
+# --- xlsx: worksheet extent ----------------------------------------------------------------
+
+# Excel, LibreOffice, openpyxl and XlsxWriter all write `<c r="B7" ...>` with r first.
+_CELL_COLUMNS = re.compile(rb'<c r="([A-Z]{1,3})\d')
+_CELL_ROWS = re.compile(rb'<c r="[A-Z]{1,3}(\d{1,8})"')
+# Any other cell start tag (no r, r not first, a namespace prefix) is refused: we could not
+# bound the sheet cheaply, and no mainstream spreadsheet program writes one.
+_ODD_CELL = re.compile(rb'<c(?:>|/>|\s(?!r="))')
+_PREFIXED_CELL = re.compile(rb"<[\w.\-]{1,30}:c[\s>/]")
+# The root element's name, after an optional BOM, XML declaration and comments.
+_ROOT = re.compile(
+    rb"\A(?:\xef\xbb\xbf)?\s*(?:(?:<\?.*?\?>|<!--.*?-->)\s*)*<(?:[\w.\-]{1,30}:)?([\w.\-]{1,60})",
+    re.S,
+)
+_SHEET_ROOTS = (b"worksheet", b"dialogsheet", b"macrosheet")
+
+
+def column_number(letters: str) -> int:
+    """'A' -> 1, 'Z' -> 26, 'AA' -> 27."""
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def column_letters(n: int) -> str:
+    """1 -> 'A', 27 -> 'AA'."""
+    letters = ""
+    while n:
+        n, rest = divmod(n - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _has_odd_cell(chunk: bytes) -> bool:
+    # Both patterns start with a literal, so the regex engine skips ahead quickly.
+    return bool(_ODD_CELL.search(chunk) or (b":c" in chunk and _PREFIXED_CELL.search(chunk)))
+
+
+def _is_sheet(first: bytes) -> bool:
+    if first.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in first[:64]:
+        raise UnreadableFile("The workbook has a part in an unusual text encoding. " + _SAVE_AS)
+    found = _ROOT.match(first)
+    if found:
+        return found.group(1) in _SHEET_ROOTS
+    # Not XML at all (an image), or a prolog longer than a chunk: scan the latter anyway.
+    return first.lstrip().startswith(b"<")
+
+
+@dataclass
+class _Extent:
+    """What a worksheet's cell references say about the rectangle calamine will allocate."""
+
+    columns: set[bytes] = field(default_factory=set)
+    rows: set[bytes] = field(default_factory=set)
+    odd_cells: bool = False
+    is_sheet: bool | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        if self.is_sheet is None:
+            self.is_sheet = _is_sheet(chunk)
+        if not self.is_sheet:
+            return
+        self.columns.update(_CELL_COLUMNS.findall(chunk))
+        self.rows.update(_CELL_ROWS.findall(chunk))
+        self.odd_cells = self.odd_cells or _has_odd_cell(chunk)
+
+
+def _tag_chunks(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Re-cut a byte stream after a '>' so no tag is split between two chunks."""
+    carry = b""
+    for chunk in chunks:
+        data = carry + chunk
+        cut = data.rfind(b">") + 1
+        if cut:
+            yield data[:cut]
+            carry = data[cut:]
+        else:
+            carry = data
+    if carry:
+        yield carry
+
+
+def _row_of_column(data: bytes, info: zipfile.ZipInfo, letters: str) -> int | None:
+    cell = re.compile(rb'<c r="' + letters.encode() + rb'(\d+)"')
+    for chunk in _tag_chunks(_inflate(data, info)):
+        if found := cell.search(chunk):
+            return int(found.group(1))
+    return None
+
+
+def _check_extent(extent: _Extent, limits: Limits, data: bytes, info: zipfile.ZipInfo) -> None:
+    if extent.odd_cells:
+        raise UnreadableFile(
+            "The workbook was saved by a program that leaves out cell positions, which we "
+            "cannot check safely. " + _SAVE_AS
+        )
+    if not extent.columns:
+        return
+    widest = max(column_number(c.decode()) for c in extent.columns)
+    last_row = max(int(r) for r in extent.rows)
+    if widest > limits.max_columns:
+        # Only a refused sheet is inflated again, to name the offending row.
+        row = _row_of_column(data, info, column_letters(widest))
+        where = f"Row {row} has" if row else "A row has"
+        raise UnsafeFile(
+            f"{where} a value in column {column_letters(widest)} (column {widest:,}); a batch "
+            f"file has at most {limits.max_columns} columns. Delete the stray cells and save "
+            "again."
+        )
+    if last_row > limits.max_rows:
+        raise UnsafeFile(
+            f"The sheet goes down to row {last_row:,}; a batch file has at most "
+            f"{limits.max_rows:,} rows. Split it into smaller files."
+        )
+    if widest * last_row > limits.max_cells:
+        raise UnsafeFile(
+            f"The sheet spans {last_row:,} rows by {widest:,} columns, too large to open. "
+            "Delete stray cells far below or right of your data and save again."
+        )
+
+
+def _scan_member(data: bytes, info: zipfile.ZipInfo, limits: Limits) -> bytes | None:
+    """Inflate one member (bounded); check a worksheet's extent; return [Content_Types]."""
+    extent = _Extent()
+    keep = info.filename == "[Content_Types].xml"
+    kept: list[bytes] = []
+    for chunk in _tag_chunks(_inflate(data, info)):
+        extent.feed(chunk)
+        if keep:
+            kept.append(chunk)
+    if extent.is_sheet:
+        _check_extent(extent, limits, data, info)
+    return b"".join(kept) if keep else None
+
+
+def check_xlsx(data: bytes, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Refuse an .xlsx that is not a zip, is a bomb, carries macros or has an absurd sheet."""
+    infos = _members(data, limits)
+    _refuse_macros_and_encryption(infos)
+    _check_declared_sizes(infos, limits)
+    names = {i.filename for i in infos}
+    if "xl/workbook.xml" not in names and "[Content_Types].xml" not in names:
+        raise UnreadableFile("This zip file is not an Excel workbook. " + _SAVE_AS)
+    for info in infos:
+        if info.is_dir():
+            continue
+        content_types = _scan_member(data, info, limits)
+        if content_types is not None and any(t in content_types for t in _MACRO_TYPES):
+            raise UnsafeFile(
+                "This workbook is macro-enabled, which we do not accept. Save it as "
+                '"Excel Workbook (.xlsx)" and upload that.'
+            )
+
+
+# --- Text files ----------------------------------------------------------------------------
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """The text and the name of its encoding: UTF-8 (BOM or not), UTF-16 with BOM, cp1252."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # Excel's "Unicode Text (*.txt)" is UTF-16 with a byte-order mark.
+        try:
+            return data.decode("utf-16"), "UTF-16"
+        except UnicodeDecodeError:
+            raise UnreadableFile("The file says it is UTF-16 text but is not.") from None
+    if b"\x00" in data:
+        raise UnreadableFile("This is not a text file. Save it as tab-delimited text or .xlsx.")
+    try:
+        text = data.decode("utf-8-sig")
+        return text, "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        # Excel's "Text (Tab delimited)" writes the Windows code page.
+        return data.decode("cp1252"), "Windows-1252"
+    except UnicodeDecodeError:
+        raise UnreadableFile(
+            "The text is neither UTF-8 nor Windows-1252 (what Excel's \"Text (Tab "
+            'delimited)" writes). Save it again from Excel as tab-delimited text.'
+        ) from None
+
+
+def check_text_width(text: str, limits: Limits = DEFAULT_LIMITS) -> int:
+    """Refuse absurdly wide or long tab-delimited text; return its number of lines."""
+    lines = text.count("\n") + 1
+    if lines > limits.max_rows + 1:
+        raise UnsafeFile(
+            f"The file has {lines:,} lines; a batch file has at most {limits.max_rows:,} rows. "
+            "Split it into smaller files."
+        )
+    if text.count("\t") < limits.max_columns:
+        return lines  # no line can be too wide: the common case costs one count
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.count("\t") >= limits.max_columns:
+            raise UnsafeFile(
+                f"Line {number} has {line.count(chr(9)) + 1:,} values; a batch file has at most "
+                f"{limits.max_columns} columns."
+            )
+    return lines

@@ -1,0 +1,379 @@
+"""Activities XML (spec §11): parse safely, validate against `activities.xsd`, and write it.
+
+Parsing never resolves entities, loads DTDs or touches the network, and any document with a
+DOCTYPE is refused outright: a batch file has no use for one, and refusing it closes XXE and
+entity-expansion ("billion laughs") attacks without relying on parser limits.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from lxml import etree
+
+from .fields import imply_delivery
+from .rows import (
+    DEFAULT_LIMITS,
+    Limits,
+    LineError,
+    RawRow,
+    ReadResult,
+    UnreadableFile,
+    UnsafeFile,
+)
+
+XSD_PATH = Path(__file__).with_name("activities.xsd")
+ACTIVITIES_ROOT = "ACCMEActivities"
+COUNTS_ROOT = "ACCMELearnerCounts"
+
+_DOCTYPE = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)")
+_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+# (value key, path under ActivityDescription / ParticipationMetrics / XtensibleInfo).
+_SCALARS: tuple[tuple[str, str], ...] = (
+    ("provider_activity_id", "ActivityDescription/Identifier"),
+    ("accme_activity_id", "ActivityDescription/ACCMEActivityID"),
+    ("title", "ActivityDescription/Title"),
+    ("format", "ActivityDescription/ActivityType"),
+    ("delivery", "ActivityDescription/DeliveryMethod"),
+    ("start_date", "ActivityDescription/StartDate"),
+    ("end_date", "ActivityDescription/EndDate"),
+    ("venue", "ActivityDescription/Location/Venue"),
+    ("city", "ActivityDescription/Location/City"),
+    ("state", "ActivityDescription/Location/State"),
+    ("country", "ActivityDescription/Location/Country"),
+    ("providership", "ActivityDescription/Sponsorship"),
+    ("credits", "ActivityDescription/CreditsDesignated"),
+    ("description", "ActivityDescription/Description"),
+    ("commercial_support", "ActivityDescription/CommercialSupport"),
+    ("physician_learners", "ParticipationMetrics/PhysicianLearners"),
+    ("other_learners", "ParticipationMetrics/OtherLearners"),
+    ("passport_listed", "XtensibleInfo/CMEPassport/Listed"),
+    ("passport_fee", "XtensibleInfo/CMEPassport/Fee"),
+    ("passport_registration", "XtensibleInfo/CMEPassport/Registration"),
+    ("passport_url", "XtensibleInfo/CMEPassport/URL"),
+    ("close", "XtensibleInfo/CloseActivity"),
+)
+# Outcome measure -> the MEMS flags that may carry it ("measured" first: it is what we write).
+_OUTCOMES: dict[str, tuple[str, ...]] = {
+    "outcome_competence": ("ChangesInCompetenceMeasured", "DesignedToChangeCompetence"),
+    "outcome_performance": ("ChangesInPerformanceMeasured", "DesignedToChangePerformance"),
+    "outcome_patient_health": (
+        "ChangesInPatientOutcomesMeasured",
+        "DesignedToChangePatientOutcomes",
+    ),
+    "outcome_community_health": ("ChangesInCommunityHealthMeasured",),
+}
+_SUPPORTER_FIELDS = (
+    ("name", "Name"),
+    ("kind", "SupportType"),
+    ("amount", "Amount"),
+    ("nature", "InKindNature"),
+    ("other", "InKindOther"),
+)
+_COUNT_FIELDS = (
+    ("provider_activity_id", "Identifier"),
+    ("title", "Title"),
+    ("physician_learners", "PhysicianLearners"),
+    ("other_learners", "OtherLearners"),
+    ("counts_year", "AsOfYear"),
+)
+
+_DESCRIPTION = "ActivityDescription/"
+_local = threading.local()
+
+
+def schema() -> etree.XMLSchema:
+    """The published XSD, compiled once per thread (validators keep per-call error logs)."""
+    if not hasattr(_local, "schema"):
+        _local.schema = etree.XMLSchema(etree.parse(str(XSD_PATH), _parser()))
+    return _local.schema
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+# --- Reading --------------------------------------------------------------------------------
+
+
+def _as_ascii_view(data: bytes) -> bytes:
+    """The document's bytes with UTF-16 undone, so markup can be searched as ASCII."""
+    for bom, codec in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if data.startswith(bom):
+            return data[2:].decode(codec, "ignore").encode("utf-8")
+    if data.startswith(b"<\x00"):
+        return data.decode("utf-16-le", "ignore").encode("utf-8")
+    if data.startswith(b"\x00<"):
+        return data.decode("utf-16-be", "ignore").encode("utf-8")
+    return data
+
+
+def _parse(data: bytes) -> etree._Element:
+    # Searched over the whole file: a prolog may be padded with comments. Text content escapes
+    # "<", so only markup (or a CDATA section, which we may then refuse) can match.
+    if _DOCTYPE.search(_as_ascii_view(data)):
+        raise UnsafeFile(_NO_DOCTYPE)
+    try:
+        root = etree.fromstring(data, _parser())
+    except etree.XMLSyntaxError as err:
+        line = err.lineno or None
+        message = str(err.msg or err).split(" (line ")[0]
+        if "amplification" in message:
+            raise UnsafeFile(_NO_DOCTYPE) from None
+        raise UnreadableFile(
+            f"The XML is malformed{f' at line {line}' if line else ''}: {message}",
+            (LineError(line, message),),
+        ) from None
+    docinfo = root.getroottree().docinfo
+    # The byte check above misses a UTF-16 document; the parser's own record does not.
+    if docinfo.doctype or docinfo.internalDTD is not None or next(root.iter(etree.Entity), None):
+        raise UnsafeFile(_NO_DOCTYPE)
+    return root
+
+
+_NO_DOCTYPE = (
+    "The XML has a DOCTYPE or entity declarations, which we never accept (they can read "
+    "files on the server or expand without limit). Remove the <!DOCTYPE ...> part."
+)
+
+
+def _validate(root: etree._Element, limits: Limits) -> None:
+    xsd = schema()
+    if xsd.validate(root):
+        return
+    errors = tuple(LineError(e.line or None, e.message) for e in xsd.error_log)
+    shown = errors[: limits.max_xml_errors]
+    more = len(errors) - len(shown)
+    listing = "; ".join(str(e) for e in shown) + (f"; and {more} more" if more else "")
+    raise UnreadableFile(
+        f"The XML does not follow the published schema (/schema/activities.xsd): {listing}",
+        shown,
+    )
+
+
+def _text(node: etree._Element | None) -> str | None:
+    if node is None or node.text is None:
+        return None
+    return node.text.strip() or None
+
+
+def _outcomes(desc: etree._Element | None, values: dict[str, object]) -> None:
+    if desc is None:
+        return
+    for key, names in _OUTCOMES.items():
+        answers = [_text(desc.find(name)) for name in names if desc.find(name) is not None]
+        answers = [a for a in answers if a is not None]
+        if answers:
+            # Either flag answered Yes means the outcome was measured (spec §10 for legacy).
+            values[key] = "Yes" if any(a in ("Yes", "true") for a in answers) else "No"
+
+
+def _groups(metrics: etree._Element, values: dict[str, object]) -> None:
+    names = [t for n in metrics.iterfind("ActivityDescription/JointProvider") if (t := _text(n))]
+    if names:
+        values["joint_providers"] = names
+    supporters = [
+        {"number": i, **{key: _text(node.find(tag)) for key, tag in _SUPPORTER_FIELDS}}
+        for i, node in enumerate(metrics.iterfind("ActivityDescription/CommercialSupporter"), 1)
+    ]
+    if supporters:
+        values["supporters"] = supporters
+    moc = [
+        {
+            "number": i,
+            "board": _text(node.find("Board")),
+            "credit_types": [t for c in node.iterfind("CreditType") if (t := _text(c))],
+            "points": _text(node.find("Points")),
+            "practice_areas": [t for c in node.iterfind("PracticeArea") if (t := _text(c))],
+        }
+        for i, node in enumerate(metrics.iterfind("XtensibleInfo/MOCRegistration"), 1)
+    ]
+    if moc:
+        values["moc"] = moc
+
+
+def _activity(metrics: etree._Element) -> RawRow:
+    values: dict[str, object] = {}
+    for key, path in _SCALARS:
+        node = metrics.find(path)
+        if node is not None:
+            values[key] = _text(node)
+    _outcomes(metrics.find("ActivityDescription"), values)
+    _groups(metrics, values)
+    imply_delivery(values)
+    return RawRow(metrics.sourceline or 0, values)
+
+
+def _count(node: etree._Element) -> RawRow:
+    values = {
+        key: _text(node.find(tag)) for key, tag in _COUNT_FIELDS if node.find(tag) is not None
+    }
+    return RawRow(node.sourceline or 0, values)
+
+
+def _label(path: str) -> str:
+    for key, where in _SCALARS:
+        if key == path:
+            return where
+    if path in _OUTCOMES:
+        return "ActivityDescription/" + _OUTCOMES[path][0]
+    group, _, rest = path.partition(".")
+    if group == "supporters":
+        return f"CommercialSupporter {rest.split('.')[0]}"
+    if group == "moc":
+        return f"MOCRegistration {rest.split('.')[0]}"
+    return dict(_COUNT_FIELDS).get(path, path)
+
+
+def read_xml(data: bytes, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
+    """Parse (safely) and validate an activities or learner-count XML document."""
+    root = _parse(data)
+    if root.tag not in (ACTIVITIES_ROOT, COUNTS_ROOT):
+        raise UnreadableFile(
+            f"The XML's root element is <{root.tag}>; expected <{ACTIVITIES_ROOT}> (activities) "
+            f"or <{COUNTS_ROOT}> (learner counts)."
+        )
+    _validate(root, limits)
+    children = len(root)
+    if children > limits.max_rows:
+        raise UnsafeFile(
+            f"The XML has {children:,} entries; a batch file has at most {limits.max_rows:,}."
+        )
+    if root.tag == COUNTS_ROOT:
+        rows: Iterator[RawRow] = (_count(n) for n in root.iterfind("LearnerCount"))
+        return ReadResult("counts", rows, children, label_of=_label)
+    rows = (_activity(n) for n in root.iterfind("MedicalEducationMetrics"))
+    return ReadResult("xml", rows, children, label_of=_label)
+
+
+# --- Writing --------------------------------------------------------------------------------
+
+
+def _str(value: object) -> str:
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    return _ILLEGAL_XML.sub("", str(value))
+
+
+def _sub(parent: etree._Element, tag: str, value: object) -> None:
+    if value is None or value == "":
+        return
+    etree.SubElement(parent, tag).text = _str(value)
+
+
+def _path_parent(metrics: etree._Element, path: str) -> tuple[etree._Element, str]:
+    *parents, tag = path.split("/")
+    node = metrics
+    for name in parents:
+        found = node.find(name)
+        node = found if found is not None else etree.SubElement(node, name)
+    return node, tag
+
+
+def _money(item: Mapping[str, object]) -> object:
+    if item.get("amount") is not None:
+        return item["amount"]
+    cents = item.get("amount_cents")
+    return None if cents is None else Decimal(cents) / 100  # type: ignore[arg-type]
+
+
+def _names(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [p.strip() for p in re.split(r"[;\n]", value) if p.strip()]
+    return [str(v) for v in value]  # type: ignore[union-attr]
+
+
+def _description(record: Mapping[str, object]) -> etree._Element:
+    desc = etree.Element("ActivityDescription")
+    for key, path in _SCALARS:
+        if not path.startswith(_DESCRIPTION):
+            continue
+        if key == "credits":  # the XSD puts joint providers between Sponsorship and credits
+            for name in _names(record.get("joint_providers")):
+                _sub(desc, "JointProvider", name)
+        parent, tag = _path_parent(desc, path.removeprefix(_DESCRIPTION))
+        _sub(parent, tag, record.get(key))
+    for item in record.get("supporters") or []:  # type: ignore[attr-defined]
+        node = etree.SubElement(desc, "CommercialSupporter")
+        for key, tag in _SUPPORTER_FIELDS:
+            _sub(node, tag, _money(item) if key == "amount" else item.get(key))
+    for key, names in _OUTCOMES.items():
+        if record.get(key) is not None:
+            _sub(desc, names[0], bool(record.get(key)))
+    return desc
+
+
+def _empty_location(desc: etree._Element) -> None:
+    location = desc.find("Location")
+    if location is not None and len(location) == 0:
+        desc.remove(location)
+
+
+def _xtensible(record: Mapping[str, object]) -> etree._Element:
+    info = etree.Element("XtensibleInfo")
+    if record.get("passport_listed") is not None:
+        passport = etree.SubElement(info, "CMEPassport")
+        _sub(passport, "Listed", record.get("passport_listed"))
+        _sub(passport, "Fee", record.get("passport_fee"))
+        _sub(passport, "Registration", record.get("passport_registration"))
+        _sub(passport, "URL", record.get("passport_url"))
+    for item in record.get("moc") or []:  # type: ignore[attr-defined]
+        node = etree.SubElement(info, "MOCRegistration")
+        _sub(node, "Board", item.get("board"))
+        for name in _names(item.get("credit_types")):
+            _sub(node, "CreditType", name)
+        _sub(node, "Points", item.get("points"))
+        for name in _names(item.get("practice_areas")):
+            _sub(node, "PracticeArea", name)
+    _sub(info, "CloseActivity", record.get("close"))
+    return info
+
+
+def _metrics(record: Mapping[str, object]) -> etree._Element:
+    metrics = etree.Element("MedicalEducationMetrics")
+    desc = _description(record)
+    _empty_location(desc)
+    metrics.append(desc)
+    counts = etree.SubElement(metrics, "ParticipationMetrics")
+    _sub(counts, "PhysicianLearners", record.get("physician_learners"))
+    _sub(counts, "OtherLearners", record.get("other_learners"))
+    if len(counts) == 0:
+        metrics.remove(counts)
+    info = _xtensible(record)
+    if len(info):
+        metrics.append(info)
+    return metrics
+
+
+def write_activities_xml(rows: Iterable[Mapping[str, object]]) -> bytes:
+    """Activities as XML that validates against the published XSD (checked before returning)."""
+    root = etree.Element(ACTIVITIES_ROOT)
+    for record in rows:
+        root.append(_metrics(record))
+    xsd = schema()
+    if not xsd.validate(root):
+        errors = "; ".join(f"{e.message}" for e in list(xsd.error_log)[:5])
+        raise ValueError(f"The export does not match activities.xsd: {errors}")
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

@@ -1,0 +1,321 @@
+"""Activities XML (spec §11): the XSD, safe parsing, line-numbered errors and the round trip."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from lxml import etree
+
+from pars_app.domain.codes import (
+    IN_KIND_NATURES,
+    MOC_BOARDS,
+    PASSPORT_REGISTRATION,
+    PROVIDERSHIP,
+    SUPPORT_KINDS,
+)
+from pars_app.domain.formats import DELIVERY_LABELS, FORMAT_CODES, LEGACY_FORMAT_CODES
+from pars_app.io import XSD_PATH, Limits, UnreadableFile, UnsafeFile, read_file
+from pars_app.io.xml_io import schema, write_activities_xml
+
+from .test_io_fixtures import full_record, stored, typed, without_numbers
+
+MINIMAL = b"""<?xml version="1.0" encoding="UTF-8"?>
+<ACCMEActivities>
+  <MedicalEducationMetrics>
+    <ActivityDescription>
+      <Identifier>EM-7</Identifier>
+      <Title>Online module</Title>
+      <ActivityType>IEM</ActivityType>
+      <StartDate>2025-01-01</StartDate>
+      <EndDate>2027-12-31</EndDate>
+      <DesignedToChangeCompetence>Yes</DesignedToChangeCompetence>
+      <ChangesInCompetenceMeasured>No</ChangesInCompetenceMeasured>
+    </ActivityDescription>
+    <ParticipationMetrics>
+      <PhysicianLearners>120</PhysicianLearners>
+    </ParticipationMetrics>
+  </MedicalEducationMetrics>
+  <MedicalEducationMetrics>
+    <ActivityDescription>
+      <Identifier>RSS-1</Identifier>
+      <ActivityType>RSS</ActivityType>
+      <StartDate>2025-01-01</StartDate>
+      <EndDate>2025-12-31</EndDate>
+      <Location><City> Boston </City></Location>
+    </ActivityDescription>
+  </MedicalEducationMetrics>
+</ACCMEActivities>
+"""
+
+
+def _enumeration(name: str) -> list[str]:
+    tree = etree.parse(str(XSD_PATH))
+    ns = {"xs": "http://www.w3.org/2001/XMLSchema"}
+    return tree.xpath(f"//xs:simpleType[@name='{name}']//xs:enumeration/@value", namespaces=ns)
+
+
+# --- The schema ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("simple_type", "expected"),
+    [
+        ("ActivityType", [*FORMAT_CODES, *LEGACY_FORMAT_CODES]),
+        ("DeliveryMethod", list(DELIVERY_LABELS)),
+        ("Sponsorship", list(PROVIDERSHIP)),
+        ("SupportType", list(SUPPORT_KINDS)),
+        ("InKindNature", list(IN_KIND_NATURES)),
+        ("Registration", list(PASSPORT_REGISTRATION)),
+        ("Board", list(MOC_BOARDS)),
+    ],
+)
+def test_xsd_code_lists_match_the_domain(simple_type, expected):
+    assert _enumeration(simple_type) == expected
+
+
+def test_the_xsd_uses_the_mems_names_the_spec_gives():
+    text = XSD_PATH.read_text()
+    for name in (
+        "ACCMEActivities",
+        "MedicalEducationMetrics",
+        "ActivityDescription",
+        "ParticipationMetrics",
+        "XtensibleInfo",
+        "DesignedToChangeCompetence",
+        "ChangesInCompetenceMeasured",
+    ):
+        assert f'name="{name}"' in text
+
+
+# --- Reading --------------------------------------------------------------------------------------
+
+
+def test_minimal_document_reads_with_element_line_numbers():
+    result = read_file("a.xml", MINIMAL)
+    assert result.kind == "xml"
+    assert result.total_hint == 2
+    first, second = result.rows
+    assert first.number == 3 and second.number == 17
+    assert first.values == {
+        "provider_activity_id": "EM-7",
+        "title": "Online module",
+        "format": "EM",
+        "delivery": "internet",  # implied by the legacy IEM code
+        "start_date": "2025-01-01",
+        "end_date": "2027-12-31",
+        "physician_learners": "120",
+        "outcome_competence": "Yes",  # designed to change counts as measured
+    }
+    assert second.values["city"] == "Boston"
+    assert "venue" not in second.values and "supporters" not in second.values
+
+
+def test_xml_labels_name_the_elements():
+    result = read_file("a.xml", MINIMAL)
+    assert result.column_label("start_date") == "ActivityDescription/StartDate"
+    assert result.column_label("supporters.2.amount") == "CommercialSupporter 2"
+
+
+def test_an_xml_file_is_recognised_without_its_extension():
+    assert read_file("upload", MINIMAL).kind == "xml"
+
+
+def test_schema_errors_are_reported_with_their_line_numbers():
+    bad = MINIMAL.replace(
+        b"<StartDate>2025-01-01</StartDate>\n      <EndDate>2027",
+        (b"<StartDate>01/01/2025</StartDate>\n      <EndDate>2027"),
+    ).replace(b"<City> Boston </City>", b"<Town>Boston</Town>")
+    with pytest.raises(UnreadableFile) as err:
+        read_file("a.xml", bad)
+    lines = [e.line for e in err.value.errors]
+    assert lines == [8, 23]
+    assert "01/01/2025" in err.value.errors[0].message
+    assert "Town" in err.value.errors[1].message
+    assert "line 8:" in err.value.message and "/schema/activities.xsd" in err.value.message
+
+
+def test_many_schema_errors_are_capped():
+    body = b"".join(
+        b"<MedicalEducationMetrics><ActivityDescription><ActivityType>XX</ActivityType>"
+        b"<StartDate>2025-01-01</StartDate><EndDate>2025-01-01</EndDate>"
+        b"</ActivityDescription></MedicalEducationMetrics>\n"
+        for _ in range(30)
+    )
+    with pytest.raises(UnreadableFile) as err:
+        read_file("a.xml", b"<ACCMEActivities>\n" + body + b"</ACCMEActivities>")
+    assert len(err.value.errors) == 20
+    assert "and 10 more" in err.value.message
+
+
+def test_malformed_xml_is_refused_with_its_line():
+    with pytest.raises(UnreadableFile, match=r"malformed at line 4") as err:
+        read_file("a.xml", b"<ACCMEActivities>\n<MedicalEducationMetrics>\n\n</Oops>\n")
+    assert err.value.errors[0].line == 4
+
+
+def test_an_unknown_root_is_refused():
+    with pytest.raises(UnreadableFile, match="root element is <Activities>"):
+        read_file("a.xml", b"<Activities/>")
+
+
+def test_too_many_activities_are_refused():
+    body = b"".join(
+        b"<MedicalEducationMetrics><ActivityDescription><ActivityType>C</ActivityType>"
+        b"<StartDate>2025-01-01</StartDate><EndDate>2025-01-01</EndDate>"
+        b"</ActivityDescription></MedicalEducationMetrics>"
+        for _ in range(6)
+    )
+    with pytest.raises(UnsafeFile, match=r"6 entries.*at most 5"):
+        data = b"<ACCMEActivities>" + body + b"</ACCMEActivities>"
+        read_file("a.xml", data, Limits(max_rows=5))
+
+
+def test_learner_counts_xml():
+    data = b"""<ACCMELearnerCounts>
+      <LearnerCount><Identifier>EM-1</Identifier><PhysicianLearners>300</PhysicianLearners>
+        <OtherLearners>12</OtherLearners><AsOfYear>2025</AsOfYear></LearnerCount>
+      <LearnerCount><Identifier>RSS-2</Identifier><PhysicianLearners>0</PhysicianLearners>
+        </LearnerCount>
+    </ACCMELearnerCounts>"""
+    result = read_file("counts.xml", data)
+    assert result.kind == "counts"
+    assert [(r.number, r.values) for r in result.rows] == [
+        (
+            2,
+            {
+                "provider_activity_id": "EM-1",
+                "physician_learners": "300",
+                "other_learners": "12",
+                "counts_year": "2025",
+            },
+        ),
+        (4, {"provider_activity_id": "RSS-2", "physician_learners": "0"}),
+    ]
+
+
+# --- Hostile XML ----------------------------------------------------------------------------------
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<ACCMEActivities><MedicalEducationMetrics><ActivityDescription>
+<Title>&lol9;</Title><ActivityType>C</ActivityType>
+<StartDate>2025-01-01</StartDate><EndDate>2025-01-01</EndDate>
+</ActivityDescription></MedicalEducationMetrics></ACCMEActivities>
+"""
+
+XXE = b"""<?xml version="1.0"?>
+<!DOCTYPE a [<!ENTITY secret SYSTEM "file:///etc/passwd">]>
+<ACCMEActivities><MedicalEducationMetrics><ActivityDescription>
+<Title>&secret;</Title><ActivityType>C</ActivityType>
+<StartDate>2025-01-01</StartDate><EndDate>2025-01-01</EndDate>
+</ActivityDescription></MedicalEducationMetrics></ACCMEActivities>
+"""
+
+PARAMETER_XXE = b"""<?xml version="1.0"?>
+<!DOCTYPE a [<!ENTITY % remote SYSTEM "http://127.0.0.1:9/evil.dtd"> %remote;]>
+<ACCMEActivities/>
+"""
+
+PLAIN_DOCTYPE = b"""<?xml version="1.0"?>
+<!DOCTYPE ACCMEActivities SYSTEM "activities.dtd">
+<ACCMEActivities/>
+"""
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        BILLION_LAUGHS,
+        XXE,
+        PARAMETER_XXE,
+        PLAIN_DOCTYPE,
+        BILLION_LAUGHS.decode().replace('<?xml version="1.0"?>', "").encode("utf-16"),
+        XXE.decode().replace('<?xml version="1.0"?>', "").encode("utf-16"),
+        b"<!-- " + b"x" * 70_000 + b" -->\n" + XXE.split(b"\n", 1)[1],
+        # UTF-32 hides the markup from the byte search: the parser's own record catches it.
+        XXE.decode().replace('<?xml version="1.0"?>', "").encode("utf-32"),
+        BILLION_LAUGHS.decode().replace('<?xml version="1.0"?>', "").encode("utf-32"),
+    ],
+    ids=[
+        "billion-laughs",
+        "xxe",
+        "parameter-xxe",
+        "doctype",
+        "utf16-laughs",
+        "utf16-xxe",
+        "late",
+        "utf32-xxe",
+        "utf32-laughs",
+    ],
+)
+def test_doctypes_and_entities_are_refused_before_anything_expands(data):
+    started = time.perf_counter()
+    with pytest.raises(UnsafeFile, match="DOCTYPE") as err:
+        read_file("evil.xml", data)
+    assert "root:" not in err.value.message
+    assert time.perf_counter() - started < 5  # refused, not expanded (a generous bound)
+
+
+def test_an_undeclared_entity_is_simply_malformed():
+    with pytest.raises(UnreadableFile, match="malformed"):
+        read_file("a.xml", b"<ACCMEActivities><x>&secret;</x></ACCMEActivities>")
+
+
+def test_xinclude_is_not_processed():
+    data = (
+        b'<ACCMEActivities xmlns:xi="http://www.w3.org/2001/XInclude">'
+        b'<xi:include href="file:///etc/passwd" parse="text"/></ACCMEActivities>'
+    )
+    with pytest.raises(UnreadableFile) as err:
+        read_file("a.xml", data)
+    assert "root:" not in err.value.message
+
+
+# --- Writing --------------------------------------------------------------------------------------
+
+
+def test_export_validates_against_the_xsd_and_round_trips_every_field():
+    records = [full_record(1), full_record(2)]
+    records[1].update(providership="direct", joint_providers=[], supporters=[], moc=[])
+    data = write_activities_xml(records)
+    assert schema().validate(etree.fromstring(data))
+    rows = list(read_file("export.xml", data).rows)
+    assert [typed(without_numbers(r.values)) for r in rows] == [stored(r) for r in records]
+
+
+def test_export_of_a_bare_activity_is_valid():
+    record = {
+        "title": "Bare",
+        "format": "JN",
+        "start_date": full_record()["start_date"],
+        "end_date": full_record()["end_date"],
+        "outcome_competence": False,
+    }
+    data = write_activities_xml([record])
+    assert b"<Location" not in data and b"<XtensibleInfo" not in data
+    (row,) = read_file("x.xml", data).rows
+    assert row.values["outcome_competence"] == "No"
+
+
+def test_export_refuses_to_write_what_the_schema_would_refuse():
+    record = dict(full_record(), format="Course")  # a label, not a code: a caller's bug
+    with pytest.raises(ValueError, match=r"activities\.xsd"):
+        write_activities_xml([record])
+
+
+def test_export_drops_characters_xml_cannot_hold():
+    record = dict(full_record(), title="Bell\x07 and\x0b tab")
+    (row,) = read_file("x.xml", write_activities_xml([record])).rows
+    assert row.values["title"] == "Bell and tab"
