@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := wsgi.py
 
-.PHONY: install run test test-sqlite test-postgres lint format db demo clean
+.PHONY: install run test test-sqlite test-postgres lint format db demo clean bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ test-sqlite: install
 test-postgres: install
 	PARS_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest -m "not browser" \
 		tests/services tests/web tests/security tests/postgres
+
+# Benchmarks (bench/, DESIGN.md §7): ratios against baselines measured in the same run, one
+# table, bench/results.json. SQLite by default; BENCH_DATABASE_URL=postgresql://… for PostgreSQL.
+bench: install
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis instance/pars.sqlite3*

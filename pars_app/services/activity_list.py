@@ -34,6 +34,16 @@ SORTS = {
     "physicians": Activity.physician_learners,
     "others": Activity.other_learners,
 }
+# Views about what has ended: they place an activity in the year it ended, and list it by end
+# date unless another sort is asked for. That order is also the (provider, closed_at, end_date)
+# index's, so a page needs no sort of every match: 0.1 ms instead of 7 ms at 50,000 activities
+# (docs/performance.md).
+ENDED_VIEWS = ("ended_open", "closable")
+
+
+def default_sort(view: str) -> str:
+    """The column a view is sorted by when the query string names none."""
+    return "end" if view in ENDED_VIEWS else "start"
 
 
 @dataclass(frozen=True)
@@ -57,7 +67,8 @@ class ActivityFilter:
         out: dict[str, str | int] = {}
         for name in ("year", "by", "format", "status", "view", "q", "sort", "dir", "page"):
             value = getattr(f, name)
-            if value != getattr(base, name) and value is not None:
+            default = default_sort(f.view) if name == "sort" else getattr(base, name)
+            if value != default and value is not None:
                 out[name] = value
         if f.per_page != base.per_page:
             out["per_page"] = f.per_page
@@ -77,14 +88,15 @@ def parse_filter(args: Mapping[str, str]) -> ActivityFilter:
         ignored.append(f"Ignored {name} “{raw[:40]}”: not a known value.")
         return default
 
+    view = pick("view", VIEWS, "")
     f = ActivityFilter(
         year=_int_arg(args, "year", 1950, 2100, None, ignored),
         by=pick("by", ("start", "end"), "start"),
         format=pick("format", FORMATS, ""),
         status=pick("status", STATUS_LABELS, ""),
-        view=pick("view", VIEWS, ""),
+        view=view,
         q=_search_text(args.get("q")),
-        sort=pick("sort", SORTS, "start"),
+        sort=pick("sort", SORTS, default_sort(view)),
         dir=pick("dir", ("asc", "desc"), "desc"),
         page=_int_arg(args, "page", 1, 10**6, 1, ignored) or 1,
         per_page=_int_arg(args, "per_page", 1, 10**6, 50, ignored) or 50,
@@ -137,7 +149,7 @@ def conditions(provider_id: int, f: ActivityFilter, today: date) -> list:
     if f.year is not None:
         first, last = date(f.year, 1, 1), date(f.year, 12, 31)
         # "Ended" views place an activity in the year it ended, whatever `by` says.
-        by_end = f.by == "end" or f.view in ("ended_open", "closable")
+        by_end = f.by == "end" or f.view in ENDED_VIEWS
         col = Activity.end_date if by_end else Activity.start_date
         if f.view != "needs_counts":
             cond.append(col.between(first, last))
@@ -185,7 +197,8 @@ def _view_conditions(f: ActivityFilter, today: date) -> list:
 def list_activities(provider_id: int, f: ActivityFilter, today: date) -> ActivityPage:
     """One page of the provider's activities: exactly two queries (count, then rows)."""
     cond = conditions(provider_id, f, today)
-    total = db.session.scalar(select(func.count(Activity.id)).where(*cond)) or 0
+    # count(*), not count(id): the database may then count the narrowest index's entries.
+    total = db.session.scalar(select(func.count()).select_from(Activity).where(*cond)) or 0
     pages = max(1, ceil(total / f.per_page))
     page = min(f.page, pages)
     order = SORTS[f.sort]

@@ -1,4 +1,4 @@
-"""Demo data (DESIGN.md §4): two accreditors, two providers, three users, and a realistic spread
+"""Demo data (DESIGN.md §4): two accreditors, two providers, four users, and a realistic spread
 of activities over 2025 and 2026. Deterministic (seeded), idempotent, one transaction."""
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ DEMO_USERS = (
     ("demo@example.org", "Dana Morgan", "DEMO", None, "admin"),
     ("west@example.org", "Wes Tanaka", "WEST", None, "admin"),
     ("accreditor@example.org", "Alex Reyes", None, "ACCME", "accreditor"),
+    # A state society's staff: sees WEST only (the accreditor console's narrower scope).
+    ("cma@example.org", "Casey Moreno", None, "CMA", "accreditor"),
 )
 TITLES = {
     "C": [
@@ -99,7 +101,7 @@ def seed_demo(now: datetime | None = None) -> bool:
     west = Provider(code="WEST", name="Western Valley Medical Society", accreditor=cma)
     db.session.add_all([accme, cma, demo, west])
     db.session.flush()
-    users = _users({"DEMO": demo, "WEST": west}, {"ACCME": accme})
+    users = _users({"DEMO": demo, "WEST": west}, {"ACCME": accme, "CMA": cma})
     _deadlines_and_agreements(accme, cma)
     _contacts(demo, users["demo@example.org"], reviewed=datetime(2026, 1, 12, 15, tzinfo=UTC))
     _contacts(west, users["west@example.org"], reviewed=None)

@@ -19,15 +19,30 @@ from werkzeug.exceptions import HTTPException
 
 from .. import database  # noqa: F401  (installs the SQLite pragmas)
 from ..extensions import login_manager
+from ..models import Accreditor
 from ..security import install_security_headers, is_htmx
-from ..services import accounts
+from ..services import accounts, oversight
 from ..tenancy import NO_ACCESS, TenantScope
 
 
 def init_app(app: Flask) -> None:
     """Wire blueprints, the CLI, login handling and the per-request tenant context."""
     from ..cli import pars_cli
-    from . import activities, activity_form, agreement, auth, contacts, dashboard, filters, health
+    from . import (
+        accreditor,
+        activities,
+        activity_form,
+        activity_history,
+        agreement,
+        audit,
+        auth,
+        contacts,
+        dashboard,
+        enduring,
+        filters,
+        health,
+        summary,
+    )
 
     for bp in (
         auth.bp,
@@ -37,6 +52,11 @@ def init_app(app: Flask) -> None:
         agreement.bp,
         contacts.bp,
         health.bp,
+        enduring.bp,
+        activity_history.bp,
+        accreditor.bp,
+        audit.bp,
+        summary.bp,
     ):
         app.register_blueprint(bp)
     app.cli.add_command(pars_cli)
@@ -70,6 +90,7 @@ def _load_request_context() -> None:
     """Decide who this request acts for: one provider, or an accreditor's providers."""
     g.tenant_scope = NO_ACCESS
     g.membership = g.provider = g.accreditor = None
+    g.read_only = False
     if not current_user.is_authenticated:
         return
     chosen = accounts.choose_membership(current_user, session.get("membership_id"))
@@ -85,6 +106,27 @@ def _load_request_context() -> None:
             if chosen.accreditor.is_national
             else TenantScope(accreditor_id=chosen.accreditor_id)
         )
+        _read_provider_as_accreditor(chosen.accreditor)
+
+
+def _read_provider_as_accreditor(accreditor: Accreditor) -> None:
+    """Accreditor staff reading one provider's own pages (the console's provider view).
+
+    g.provider is that provider and g.membership stays None, so `provider_required(*EDITORS)`
+    refuses every change and templates hide edit controls (`g.read_only`). The scope narrows to
+    that provider, so its pages show nothing of another; the console keeps the full scope.
+    """
+    from .accreditor import VIEWING_KEY
+
+    wanted = session.get(VIEWING_KEY)
+    if wanted is None or request.blueprint in (None, "accreditor"):
+        return
+    provider = oversight.provider_in_scope(accreditor, wanted)
+    if provider is None:
+        session.pop(VIEWING_KEY, None)  # out of scope now (or another user's leftover)
+        return
+    g.provider, g.read_only = provider, True
+    g.tenant_scope = TenantScope(provider_id=provider.id)
 
 
 def _template_context() -> dict:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import login_required
-from sqlalchemy import select
 
-from ..extensions import db
 from ..models import Provider
 from ..security import provider_required
-from ..services import checklist, clock, cycle
+from ..services import checklist, clock, cycle, program_summary, unlocks
 from .params import to_int
 
 bp = Blueprint("dashboard", __name__)
@@ -22,9 +20,9 @@ def step_links(year: int) -> dict[str, str | None]:
     return {
         "activities_ended_not_closed": url_for("activities.index", year=year, view="ended_open"),
         "activities_started": url_for("activities.index", year=year),
-        "enduring_missing": url_for("activities.index", year=year, view="needs_counts"),
+        "enduring_missing": url_for("enduring.index", year=year, missing=1),
         "agreement": url_for("agreement.show", year=year),
-        "summary": None,
+        "summary": url_for("summary.show", year=year),
         "contacts": url_for("contacts.index"),
     }
 
@@ -42,12 +40,13 @@ def resolve_year(provider: Provider, raw: str | None) -> int:
 @login_required
 def index():
     if g.provider is None and g.accreditor is not None:
-        return _accreditor_home()
+        return redirect(url_for("accreditor.index"))
     if g.provider is None:
         abort(404)
     year = resolve_year(g.provider, request.args.get("year"))
     g.year = year
     now = clock.now()
+    lock = unlocks.latest_lock(g.provider.id, year)  # shows "locked" or who unlocked it and why
     return render_template(
         "dashboard/index.html",
         checklist=checklist.checklist_for(g.provider, year, now),
@@ -56,6 +55,9 @@ def index():
         links=step_links(year),
         now=now,
         late_previous=_late_previous(year, now),
+        lock=lock,
+        unlocked_by=unlocks.unlocked_by(lock),
+        locked_by=program_summary.person(lock.locked_by_id if lock else None),
     )
 
 
@@ -86,16 +88,3 @@ def _late_previous(year: int, now) -> checklist.rules.Checklist | None:
 def _year_choices(year: int) -> list[int]:
     current = clock.today().year
     return sorted({*range(current - 3, current + 1), year}, reverse=True)
-
-
-def _accreditor_home():
-    """Accreditor staff land on the providers they oversee, each with its checklist state."""
-    query = select(Provider).order_by(Provider.name)
-    if not g.accreditor.is_national:
-        query = query.where(Provider.accreditor_id == g.accreditor.id)
-    now = clock.now()
-    rows = []
-    for provider in db.session.scalars(query):
-        year = cycle.default_year(provider, now)
-        rows.append((provider, year, checklist.checklist_for(provider, year, now)))
-    return render_template("dashboard/accreditor.html", rows=rows)

@@ -178,5 +178,163 @@
     if (dismiss) { var box = dismiss.closest(".flash"); if (box) box.remove(); }
   });
 
+  // --- Enduring counts rows (templates/enduring/_row.html: tr[data-inline-edit]) ------------
+  // Esc in a row puts back what is stored: it follows the row's [data-cancel] link, which htmx
+  // re-fetches (focus stays on the same field: htmx restores focus by id after the swap).
+  document.addEventListener("keydown", function (evt) {
+    if (evt.key !== "Escape" || !evt.target.closest) return;
+    var row = evt.target.closest("tr[data-inline-edit]");
+    var cancel = row && row.querySelector("[data-cancel]");
+    if (!cancel) return;
+    evt.preventDefault();
+    cancel.click();
+  });
+  // After Enter saved a row (it comes back with data-saved), move to the same field of the next
+  // row, as a spreadsheet does. Only when focus is still in the row (the user did not move on).
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    var target = evt.detail && evt.detail.target;
+    var row = target && target.id && document.getElementById(target.id);
+    if (!row || !row.matches("tr[data-saved]")) return;
+    var field = document.activeElement;
+    if (!field || !row.contains(field) || !field.name) return;
+    var next = row.nextElementSibling;
+    while (next && !next.matches("tr[data-inline-edit]")) next = next.nextElementSibling;
+    var input = next && next.querySelector('input[name="' + field.name + '"]');
+    if (input) { input.focus(); input.select(); }
+  });
+
+  // --- Inline learner counts (templates/activities/_counts_cell.html: [data-counts-cell]) ------
+  // Clicking a count (or Enter on it) opens the inputs through htmx; Enter in an input submits
+  // the cell's own form; Tab moves between the two inputs. Esc puts back what is stored by
+  // following the cell's [data-cancel] link.
+  document.addEventListener("keydown", function (evt) {
+    if (evt.key !== "Escape" || !evt.target.closest) return;
+    var cell = evt.target.closest("[data-counts-cell][data-editing]");
+    var cancel = cell && cell.querySelector("[data-cancel]");
+    if (!cancel) return;
+    evt.preventDefault();
+    cancel.click();
+  });
+  // An editor opens on the count that was clicked ([data-autofocus]). Not the autofocus
+  // attribute: the browser may honour that as soon as the cell is inserted, before htmx wires its
+  // form (htmx:load), and an Enter typed then would post the whole page.
+  document.addEventListener("htmx:load", function (evt) {
+    var el = evt.target;
+    if (!el || !el.querySelector) return;
+    var editing = "[data-counts-cell][data-editing]";
+    var input = el.matches(editing) ? el.querySelector("input[data-autofocus]")
+      : el.querySelector(editing + " input[data-autofocus]");
+    if (input) { input.focus(); input.select(); }
+  });
+  // Which count the user was on when a cell's request left (an input's name), so focus can
+  // come back to the same count afterwards. Null when focus was elsewhere.
+  var countsFocus = null;
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    var elt = evt.detail && evt.detail.elt;
+    var cell = elt && elt.closest && elt.closest("[data-counts-cell]");
+    if (!cell) return;
+    var active = document.activeElement;
+    countsFocus = active && cell.contains(active)
+      ? (active.name || active.getAttribute("data-field") || "physicians") : null;
+  });
+  // After a save (the cell comes back with data-saved), focus moves to the same count of the
+  // next row that can be edited, as a spreadsheet does; after Esc/Cancel, or on the detail
+  // page, back to the count itself. Only when the user has not moved on meanwhile.
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    var target = evt.detail && evt.detail.target;
+    var cell = target && target.id && document.getElementById(target.id);
+    if (!cell || !cell.matches("[data-counts-cell]") || cell.hasAttribute("data-editing")) return;
+    var field = countsFocus;
+    countsFocus = null;
+    var active = document.activeElement;
+    if (!field || (active && active !== document.body)) return;
+    var selector = 'a.count-link[data-field="' + field + '"]';
+    var row = cell.closest("tr");
+    if (row && cell.hasAttribute("data-saved")) {
+      for (var next = row.nextElementSibling; next; next = next.nextElementSibling) {
+        var link = next.querySelector(selector);
+        if (link) { link.focus(); return; }
+      }
+    }
+    var own = cell.querySelector(selector);
+    if (own) own.focus();
+  });
+
+  // --- Bulk selection on the activities list (templates/activities/_table.html) --------------
+  // Row checkboxes belong to form#bulk. "Select this page" ticks every row; once the page is
+  // ticked and the filter matches more rows, "Select all N matching" sets scope=matching, which
+  // makes the server re-run the filter instead of reading the ticked ids.
+  function bulkParts() {
+    var bar = document.getElementById("bulk-bar");
+    if (!bar) return null;
+    var table = document.getElementById("activities-table");
+    return {
+      bar: bar,
+      boxes: Array.from(table.querySelectorAll('input[name="ids"][form="bulk"]')),
+      page: document.getElementById("select-page"),
+      scope: document.getElementById("bulk-scope"),
+      matching: document.getElementById("select-matching"),
+      clear: document.getElementById("clear-selection"),
+      status: document.getElementById("bulk-status"),
+    };
+  }
+  function showBulkState(p) {
+    var ticked = p.boxes.filter(function (b) { return b.checked; }).length;
+    var all = p.boxes.length > 0 && ticked === p.boxes.length;
+    var total = Number(p.bar.getAttribute("data-total")) || ticked;
+    if (p.page) { p.page.checked = all; p.page.indeterminate = ticked > 0 && !all; }
+    if (!all && p.scope.value) p.scope.value = "";  // unticking a row narrows "all matching"
+    var everything = p.scope.value === "matching";
+    if (p.matching) p.matching.hidden = !all || everything;
+    p.clear.hidden = ticked === 0;
+    var n = everything ? total : ticked;
+    p.status.textContent = n === 0 ? "No activities selected."
+      : everything ? "All " + n.toLocaleString("en-US") + " activities matching this filter are selected."
+      : all ? "All " + n.toLocaleString("en-US") + " on this page are selected."
+      : n.toLocaleString("en-US") + " selected.";
+  }
+  document.addEventListener("change", function (evt) {
+    var el = evt.target;
+    if (!el.matches || !el.matches('#select-page, input[name="ids"][form="bulk"]')) return;
+    var p = bulkParts();
+    if (!p) return;
+    if (el.id === "select-page") {
+      p.boxes.forEach(function (b) { b.checked = el.checked; });
+      if (!el.checked) p.scope.value = "";
+    }
+    showBulkState(p);
+  });
+  document.addEventListener("click", function (evt) {
+    var el = evt.target.closest && evt.target.closest("#select-matching, #clear-selection");
+    var p = el && bulkParts();
+    if (!p) return;
+    if (el.id === "select-matching") {
+      p.scope.value = "matching";
+      showBulkState(p);
+      announce(p.status.textContent);
+      var close = document.getElementById("close-selected");
+      if (close) close.focus();  // the button that was clicked is now hidden
+    } else {
+      p.scope.value = "";
+      p.boxes.forEach(function (b) { b.checked = false; });
+      showBulkState(p);
+      if (p.page) p.page.focus();
+    }
+  });
+  // "All N matching": the request carries the filter, not the ticked ids of this page.
+  document.addEventListener("htmx:configRequest", function (evt) {
+    var data = evt.detail && evt.detail.formData;
+    if (!evt.detail.elt || evt.detail.elt.id !== "bulk" || !data) return;
+    if (data.get("scope") === "matching") data.delete("ids");
+  });
+  // The result of a bulk close (or its Undo) takes focus, so Tab reaches its links and Undo;
+  // the table it came from is being re-fetched behind it.
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    var target = evt.detail && evt.detail.target;
+    if (!target || target.id !== "bulk-result") return;
+    var result = document.getElementById("bulk-result");
+    if (result) result.focus();
+  });
+
   localizeTimes(document);
 })();

@@ -190,3 +190,63 @@ def demo_page(page):
     """A page signed in as demo@example.org (admin of DEMO), on the dashboard."""
     sign_in(page, "demo@example.org")
     return page
+
+
+# --- A fresh server per test (issue 3: inline counts and closing change data) -----------------
+
+
+@pytest.fixture
+def fresh_live(tmp_path) -> Iterator[LiveServer]:
+    """Like `live`, on its own new demo database: for a test that changes data, so neither it
+    nor the shared session server sees the other's changes. Seeding takes a fraction of a second."""
+    from pars_app import create_app
+    from pars_app.extensions import db
+    from pars_app.services.demo import seed_demo
+
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/fresh.sqlite3",
+            "TESTING": True,
+            "SECRET_KEY": "x",
+            "RATELIMIT_ENABLED": False,
+            "PARS_JOB_BACKEND": "immediate",
+        }
+    )
+    with app.app_context():
+        db.create_all()
+        seed_demo(datetime.now(UTC))
+        db.session.remove()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="fresh-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app)
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def fresh_page(browser, fresh_live, console, request):
+    """A page on `fresh_live`, signed in as demo@example.org (admin of DEMO)."""
+    context = browser.new_context(
+        base_url=fresh_live.url, viewport={"width": 1280, "height": 900}, locale="en-US"
+    )
+    context.set_default_timeout(5_000)
+    context.add_init_script(CSP_LISTENER)
+    pg = context.new_page()
+    pg.on("console", lambda m: m.type == "error" and console.errors.append(m.text))
+    pg.on("pageerror", lambda e: console.errors.append(f"uncaught: {e}"))
+    sign_in(pg, "demo@example.org")
+    yield pg
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)[-150:]
+        try:
+            pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        except Exception as err:  # a screenshot must never hide the real failure
+            print(f"could not save a screenshot: {err}")
+    context.close()

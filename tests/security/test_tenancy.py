@@ -6,6 +6,7 @@ file — and a route whose id argument this file does not know makes the test fa
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 from urllib.parse import urlsplit
@@ -18,6 +19,7 @@ from werkzeug.routing import IntegerConverter, Rule
 from pars_app.extensions import db
 from pars_app.models import (
     Activity,
+    AuditEvent,
     Contact,
     ImportJob,
     LearnerSnapshot,
@@ -48,11 +50,15 @@ ID_ARGS: dict[str, type] = {
     "job_id": ImportJob,
     "snapshot_id": LearnerSnapshot,
     "summary_id": ProgramSummary,
+    "provider_id": Provider,  # the accreditor console's provider routes
+    "operation_id": AuditEvent,  # a bulk close (its audit event), undone by id
 }
 # Route arguments that are not row ids, with the value used to build a URL.
 PLAIN_ARGS: dict[str, int | str] = {"year": 2025}
 # Routes anyone may open without signing in.
 PUBLIC_ENDPOINTS = {"static", "auth.login", "health.health"}
+# Routes for accreditor staff only: a provider user gets 404 even for its own provider.
+ACCREDITOR_ONLY = ("accreditor.",)
 METHODS = ("GET", "POST")
 
 
@@ -74,7 +80,22 @@ def _rows_for(provider) -> dict[type, int]:
         ImportJob: make_import_job(provider).id,
         LearnerSnapshot: make_snapshot(em, 2025).id,
         ProgramSummary: make_summary(provider, 2025).id,
+        Provider: provider.id,
+        AuditEvent: _bulk_close_event(provider, activity),
     }
+
+
+def _bulk_close_event(provider, activity) -> int:
+    """A bulk close of the provider's activity: what Undo names by id."""
+    event = AuditEvent(
+        action="activities.bulk_closed",
+        provider_id=provider.id,
+        via="bulk",
+        details=json.dumps({"ids": [activity.id]}),
+    )
+    db.session.add(event)
+    db.session.flush()
+    return event.id
 
 
 @pytest.fixture
@@ -185,7 +206,7 @@ def test_every_id_route_answers_404_for_another_providers_row(app, client, world
                 body = resp.get_data(as_text=True)
                 assert "of PROV-B" not in body, f"{method} {other_url} shows B's data"
             checked.append((method, rule.endpoint))
-        if "GET" in rule.methods:
+        if "GET" in rule.methods and not rule.endpoint.startswith(ACCREDITOR_ONLY):
             # Control: the same route with A's own row is reachable, so the 404 above means
             # "not yours", not "this route is broken".
             own = client.get(own_url)
@@ -254,7 +275,7 @@ def accreditors(app):
 
 
 def _provider_names_on_home(client) -> set[str]:
-    resp = client.get("/")
+    resp = client.get("/", follow_redirects=True)  # accreditor staff land on /accreditor/
     assert resp.status_code == 200
     doc = parse(resp)
     return {text(tr.xpath("./td")[0]) for tr in doc.xpath("//table//tbody/tr") if tr.xpath("./td")}
@@ -264,7 +285,7 @@ def test_state_accreditor_staff_see_only_their_providers(app, client, accreditor
     login(client, "state-staff@example.org")
     seen = _provider_names_on_home(client)
     assert seen == {"Provider named ST-1 ST-1", "Provider named ST-2 ST-2"}
-    body = client.get("/").get_data(as_text=True)
+    body = client.get("/", follow_redirects=True).get_data(as_text=True)
     assert "NAT-1" not in body and "OT-1" not in body
 
 

@@ -1,0 +1,303 @@
+"""The accreditor overview: the same checklist as each provider's own dashboard, computed for
+all providers at once with a number of queries that does not grow with the provider count."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import date
+
+import pytest
+from sqlalchemy import event
+
+from pars_app.domain.deadlines import deadline_from_local
+from pars_app.extensions import db
+from pars_app.models import (
+    AgreementText,
+    AuditEvent,
+    ContactReview,
+    ProgramSummary,
+    ReportingDeadline,
+    YearLock,
+)
+from pars_app.services import checklist, oversight
+from pars_app.services.oversight import OverviewFilter, parse_filter
+from tests.factories import (
+    accept_agreement,
+    make_accreditor,
+    make_activity,
+    make_agreement,
+    make_enduring,
+    make_provider,
+    make_snapshot,
+    make_user,
+    utc,
+)
+
+NOW = utc(2026, 4, 10, 15)  # after ACCME's 2025 deadline (March 31, 2026)
+
+
+@contextmanager
+def count_queries():
+    seen: list[str] = []
+
+    def listener(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+
+
+def _seed_provider(acc, i: int, texts: dict):
+    """Provider number i, in one of six shapes that exercise every step and state."""
+    p = make_provider(f"P{i:03d}", acc)
+    p.name = f"Provider {i:03d}"
+    user = make_user(provider=p)
+    shape = i % 6
+    if shape in (0, 1, 2):
+        # Accepted: the latest version (0, 1) or only version 1 of two (2: asked again).
+        text = texts[acc.id][0] if shape == 2 and len(texts[acc.id]) > 1 else texts[acc.id][-1]
+        accept_agreement(p, text, user, utc(2026, 1, 10 + shape, 15))
+    if shape != 3:
+        make_activity(p, end_date=date(2025, 5, 1), closed_at=utc(2025, 6, 1))
+    if shape in (1, 4):
+        make_activity(p, end_date=date(2025, 6, 1))  # ended, not closed
+    if shape in (0, 1, 5):
+        em = make_enduring(p, date(2024, 6, 1), date(2026, 5, 31))
+        if shape != 5:
+            make_snapshot(em, 2025)
+    if shape in (0, 2):
+        db.session.add(
+            ProgramSummary(
+                provider_id=p.id,
+                year=2025,
+                period_start=date(2025, 1, 1),
+                period_end=date(2025, 12, 31),
+                status="submitted",
+                submitted_at=utc(2026, 2, 1),
+            )
+        )
+        db.session.add(YearLock(provider_id=p.id, year=2025, locked_at=utc(2026, 2, 1)))
+    reviewed = {0: utc(2026, 1, 3), 1: utc(2025, 11, 3), 2: utc(2026, 1, 4)}.get(shape)
+    if reviewed:
+        db.session.add(
+            ContactReview(provider_id=p.id, reviewed_at=reviewed, reviewed_by_id=user.id)
+        )
+        db.session.add(ContactReview(provider_id=p.id, reviewed_at=utc(2024, 1, 1)))
+    if shape == 4:
+        at = utc(2026, 3, 1 + i % 28)
+        db.session.add(AuditEvent(action="activity.updated", provider_id=p.id, at=at))
+    return p
+
+
+def _seed(n: int, start: int = 0, accreditors=None):
+    """Providers start..n-1: most under a national accreditor, every fourth under a state one
+    with an earlier deadline and a second agreement version. Returns (national, state, list)."""
+    if accreditors is None:
+        national = make_accreditor("NAT", national=True)
+        state = make_accreditor("STATE")
+        due = deadline_from_local(date(2026, 3, 13))
+        db.session.add(ReportingDeadline(accreditor_id=state.id, year=2025, due_at=due))
+        make_agreement(national, 2025)
+        make_agreement(state, 2025, 1)
+        make_agreement(state, 2025, 2)
+    else:
+        national, state = accreditors
+    texts = {
+        acc.id: sorted(
+            db.session.scalars(
+                db.select(AgreementText).where(AgreementText.accreditor_id == acc.id)
+            ),
+            key=lambda t: t.version,
+        )
+        for acc in (national, state)
+    }
+    providers = [
+        _seed_provider(state if i % 4 == 0 else national, i, texts) for i in range(start, n)
+    ]
+    db.session.commit()
+    return national, state, providers
+
+
+def test_each_row_is_the_providers_own_checklist(ctx):
+    national, _, providers = _seed(12)
+    f = OverviewFilter(year=2025)
+    rows = {r.id: r for r in oversight.matching_rows(national, f, NOW)}
+    assert set(rows) == {p.id for p in providers}
+    for p in providers:
+        assert rows[p.id].checklist == checklist.checklist_for(p, 2025, NOW), p.code
+    # The shapes really differ: some done, some late, some still open on each step.
+    states = {
+        s.key: {r.step(s.key).state for r in rows.values()}
+        for s in rows[providers[0].id].checklist.steps
+    }
+    assert all(len(v) == 2 for v in states.values()), states
+    assert {r.checklist.late for r in rows.values()} == {True, False}
+
+
+def test_also_right_before_the_cycle_opens_and_for_a_year_without_data(ctx):
+    national, _, providers = _seed(6)
+    before = utc(2025, 11, 20, 15)
+    for year, now in ((2025, before), (2024, NOW), (2026, NOW)):
+        rows = {r.id: r for r in oversight.matching_rows(national, OverviewFilter(year=year), now)}
+        for p in providers:
+            assert rows[p.id].checklist == checklist.checklist_for(p, year, now), (year, p.code)
+
+
+@pytest.mark.parametrize("f", [OverviewFilter(year=2025), OverviewFilter(year=2025, state="late")])
+def test_query_count_does_not_grow_with_the_number_of_providers(ctx, f):
+    counts = []
+    accreditors = None
+    for start, n in ((0, 3), (3, 30)):
+        national, state, _ = _seed(n, start, accreditors)
+        accreditors = (national, state)
+        db.session.expire_all()
+        with count_queries() as seen:
+            page = oversight.overview(national, f, NOW)
+        assert page.total == (n if not f.state else len(page.rows)), "wrong provider count"
+        assert page.rows, "the overview found nothing to show"
+        counts.append(len(seen))
+    assert counts[0] == counts[1], counts
+    assert counts[0] <= 13
+
+
+def test_state_accreditor_sees_only_its_providers_and_its_deadline(ctx):
+    national, state, providers = _seed(9)
+    rows = oversight.matching_rows(state, OverviewFilter(year=2025), NOW)
+    mine = {p.id for p in providers if p.accreditor_id == state.id}
+    assert {r.id for r in rows} == mine
+    assert {r.checklist.deadline.date() for r in rows} == {date(2026, 3, 13)}
+    assert oversight.provider_in_scope(state, providers[1].id) is None  # a national provider
+    assert oversight.provider_in_scope(state, providers[0].id) is not None
+    assert oversight.provider_in_scope(national, providers[0].id) is not None
+
+
+def test_filters_late_not_done_done_and_step(ctx):
+    national, _, _ = _seed(12)
+
+    def codes(**kw):
+        return [
+            r.code for r in oversight.matching_rows(national, OverviewFilter(year=2025, **kw), NOW)
+        ]
+
+    every = oversight.matching_rows(national, OverviewFilter(year=2025), NOW)
+    late = codes(state="late")
+    assert late and late == [r.code for r in every if r.checklist.late]
+    assert codes(state="done") == [r.code for r in every if r.checklist.complete]
+    assert codes(state="not_done") == [r.code for r in every if not r.checklist.complete]
+    assert codes(step="enduring") == [r.code for r in every if r.step("enduring").left]
+    assert codes(step="enduring") == ["P005", "P011"]
+    assert codes(step="agreement") == [r.code for r in every if r.step("agreement").state != "done"]
+
+
+def test_sorts_and_search(ctx):
+    national, _, _ = _seed(12)
+
+    def rows(**kw):
+        return oversight.matching_rows(national, OverviewFilter(year=2025, **kw), NOW)
+
+    done = [r.checklist.done_count for r in rows(sort="done")]
+    assert done == sorted(done) and len(set(done)) > 1
+    assert [r.checklist.done_count for r in rows(sort="done", dir="desc")] == sorted(
+        done, reverse=True
+    )
+    days = [r.checklist.days_left for r in rows(sort="days_left")]
+    assert days == sorted(days) and days[0] < days[-1]  # the state's earlier deadline first
+    changed = rows(sort="last_change", dir="desc")
+    assert [r.code for r in changed[:2]] == ["P010", "P004"]  # the two with audit events
+    assert changed[0].last_change_at == utc(2026, 3, 11)
+    assert [r.code for r in rows(q="p00")][:3] == ["P000", "P001", "P002"]
+    assert [r.code for r in rows(q="provider 011")] == ["P011"]
+    assert [r.code for r in rows(q="%")] == []  # LIKE wildcards are literal
+
+
+def test_pages_are_cut_after_sorting(ctx):
+    national, _, providers = _seed(60)
+    first = oversight.overview(national, OverviewFilter(year=2025), NOW)
+    second = oversight.overview(national, OverviewFilter(year=2025, page=2), NOW)
+    assert first.total == 60 and (first.first, first.last, first.pages) == (1, 50, 2)
+    assert [r.code for r in first.rows + second.rows] == sorted(p.code for p in providers)
+    far = oversight.overview(national, OverviewFilter(year=2025, page=99), NOW)
+    assert far.page == 2 and far.rows == second.rows
+    # A computed sort: every provider's facts first, then the page is cut.
+    by_done = OverviewFilter(year=2025, sort="done", page=2)
+    every = oversight.matching_rows(national, by_done, NOW)
+    assert [r.code for r in oversight.overview(national, by_done, NOW).rows] == [
+        r.code for r in every[50:]
+    ]
+    backwards = oversight.overview(
+        national, OverviewFilter(year=2025, sort="code", dir="desc"), NOW
+    )
+    assert backwards.rows[0].code == "P059"
+
+
+def test_accreditor_acts_do_not_count_as_the_providers_last_change(ctx):
+    national, _, providers = _seed(3)
+    p = providers[1]
+    db.session.add(AuditEvent(action="year.unlocked", provider_id=p.id, accreditor_id=national.id))
+    db.session.commit()
+    rows = {r.id: r for r in oversight.matching_rows(national, OverviewFilter(year=2025), NOW)}
+    assert rows[p.id].last_change_at is None
+    db.session.add(AuditEvent(action="activity.created", provider_id=p.id, at=utc(2026, 4, 1)))
+    db.session.commit()
+    rows = {r.id: r for r in oversight.matching_rows(national, OverviewFilter(year=2025), NOW)}
+    assert rows[p.id].last_change_at == utc(2026, 4, 1)
+    assert rows[p.id].last_change_at.tzinfo is not None
+
+
+def test_lock_state_per_provider(ctx):
+    national, _, providers = _seed(6)
+    db.session.add(
+        YearLock(
+            provider_id=providers[3].id, year=2025, unlocked_at=utc(2026, 3, 1), unlock_reason="x"
+        )
+    )
+    db.session.commit()
+    rows = {
+        r.code: r.lock for r in oversight.matching_rows(national, OverviewFilter(year=2025), NOW)
+    }
+    assert rows == {
+        "P000": "locked",
+        "P001": "",
+        "P002": "locked",
+        "P003": "unlocked",
+        "P004": "",
+        "P005": "",
+    }
+
+
+def test_parse_filter_ignores_unknown_values_with_a_note():
+    f = parse_filter(
+        {
+            "year": "20x5",
+            "state": "gone",
+            "step": "summary",
+            "sort": "nope",
+            "page": "0",
+            "q": "a\x00b",
+        },
+        2025,
+    )
+    assert (f.year, f.state, f.step, f.sort, f.page, f.q) == (2025, "", "summary", "name", 1, "ab")
+    assert len(f.ignored) == 4
+    assert f.args() == {"year": 2025, "step": "summary", "q": "ab"}
+    assert f.args(page=3, dir="desc") == {
+        "year": 2025,
+        "step": "summary",
+        "q": "ab",
+        "dir": "desc",
+        "page": 3,
+    }
+    assert f.needs_all_facts is True  # a step filter needs every provider's facts
+    assert OverviewFilter(year=2025).needs_all_facts is False
+    assert OverviewFilter(year=2025, sort="done").needs_all_facts is True
+
+
+def test_overview_year_is_last_year_all_year_round():
+    # Central dates: 5:30 a.m. UTC on January 1 is still December 31 in Chicago.
+    assert oversight.overview_year(utc(2026, 1, 1, 5, 30)) == 2024
+    assert oversight.overview_year(utc(2026, 1, 1, 6, 30)) == 2025
+    assert oversight.overview_year(utc(2026, 4, 10)) == 2025  # deadline passed: chase the late
+    assert oversight.overview_year(utc(2026, 12, 31, 12)) == 2025
