@@ -97,7 +97,9 @@
   document.addEventListener("htmx:timeout", function () { flash(OFFLINE_TEXT, "error"); });
   // Server sends `HX-Trigger: {"announce": "3 activities closed"}`; htmx fires it on the
   // requesting element and it bubbles to body with detail.value = the text.
+  var lastServerAnnouncement = 0;
   document.body.addEventListener("announce", function (evt) {
+    lastServerAnnouncement = Date.now();
     announce(evt.detail && evt.detail.value);
   });
   // After a swap, read out the new region's [data-announce] line (e.g. "1–50 of 140"), so a
@@ -107,6 +109,9 @@
     if (!target) return;
     var root = (target.id && document.getElementById(target.id)) || target;  // outerHTML: new node
     var line = root.querySelector ? root.querySelector("[data-announce]") : null;
+    // A region refreshing itself after a change ("Closed 12 activities") must not talk over
+    // the server's own announcement of that change.
+    if (Date.now() - lastServerAnnouncement < 3000) return;
     if (line) announce(line.textContent.replace(/\s+/g, " ").trim());
   });
   // Swapped-in content (and history restores) may contain <time data-local>.
