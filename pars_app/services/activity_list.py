@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
-from math import ceil
 
 from sqlalchemy import and_, asc, desc, exists, func, or_, select
 from sqlalchemy.orm import raiseload
@@ -16,6 +15,7 @@ from ..domain.status import STATUS_LABELS, Status, status_from_level
 from ..extensions import db
 from ..models import Activity, LearnerSnapshot
 from .activities import status_expr
+from .paging import Paged, clamp_page
 
 PAGE_SIZES = (25, 50, 100, 200)
 # Named views the dashboard links to; each is a filter a coordinator would otherwise build.
@@ -123,24 +123,12 @@ def _int_arg(args, name, lo, hi, default, ignored):
 
 
 @dataclass(frozen=True)
-class ActivityPage:
+class ActivityPage(Paged):
     rows: list[Activity]
     total: int
     page: int
     per_page: int
     statuses: dict[int, str]
-
-    @property
-    def pages(self) -> int:
-        return max(1, ceil(self.total / self.per_page))
-
-    @property
-    def first(self) -> int:
-        return 0 if self.total == 0 else (self.page - 1) * self.per_page + 1
-
-    @property
-    def last(self) -> int:
-        return min(self.total, self.page * self.per_page)
 
 
 def conditions(provider_id: int, f: ActivityFilter, today: date) -> list:
@@ -199,8 +187,7 @@ def list_activities(provider_id: int, f: ActivityFilter, today: date) -> Activit
     cond = conditions(provider_id, f, today)
     # count(*), not count(id): the database may then count the narrowest index's entries.
     total = db.session.scalar(select(func.count()).select_from(Activity).where(*cond)) or 0
-    pages = max(1, ceil(total / f.per_page))
-    page = min(f.page, pages)
+    page = clamp_page(f.page, total, f.per_page)
     order = SORTS[f.sort]
     direction = desc if f.dir == "desc" else asc
     rows = list(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from math import ceil
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
@@ -13,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import Accreditor, AgreementAcceptance, AgreementText, Provider, User
 from . import audit
+from .paging import Paged, clamp_page
 
 MAX_TITLE = 200
 MAX_BODY = 100_000
@@ -111,24 +111,12 @@ class AcceptanceRow:
 
 
 @dataclass(frozen=True)
-class AcceptancePage:
+class AcceptancePage(Paged):
     rows: list[AcceptanceRow]
     total: int  # providers of this accreditor
     accepted_latest: int  # of them, how many accepted the latest version
     page: int
     per_page: int = PAGE_SIZE
-
-    @property
-    def pages(self) -> int:
-        return max(1, ceil(self.total / self.per_page))
-
-    @property
-    def first(self) -> int:
-        return 0 if self.total == 0 else (self.page - 1) * self.per_page + 1
-
-    @property
-    def last(self) -> int:
-        return min(self.total, self.page * self.per_page)
 
 
 def acceptances(
@@ -151,8 +139,7 @@ def acceptances(
             )
             or 0
         )
-    pages = max(1, ceil(total / PAGE_SIZE))
-    page = min(max(page, 1), pages)
+    page = clamp_page(page, total, PAGE_SIZE)
     return AcceptancePage(_rows(accreditor, year, page), total, accepted_latest, page)
 
 

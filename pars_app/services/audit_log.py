@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
-from math import ceil
 
 from sqlalchemy import func, or_, select
 
@@ -20,6 +19,7 @@ from ..domain.values import parse_date
 from ..extensions import db
 from ..models import Accreditor, AuditEvent, Provider, User
 from .oversight import search_text
+from .paging import Paged, clamp_page
 
 PAGE_SIZE = 50
 EXPORT_LIMIT = 100_000  # rows in one .xlsx; narrow the dates to export more
@@ -147,23 +147,11 @@ class AuditRow:
 
 
 @dataclass(frozen=True)
-class AuditPage:
+class AuditPage(Paged):
     rows: list[AuditRow]
     total: int
     page: int
     per_page: int = PAGE_SIZE
-
-    @property
-    def pages(self) -> int:
-        return max(1, ceil(self.total / self.per_page))
-
-    @property
-    def first(self) -> int:
-        return 0 if self.total == 0 else (self.page - 1) * self.per_page + 1
-
-    @property
-    def last(self) -> int:
-        return min(self.total, self.page * self.per_page)
 
 
 def _base(columns, scope: AuditScope, f: AuditFilter):
@@ -182,8 +170,7 @@ _ROW = (AuditEvent, User.email, Provider.code, Provider.name)
 def audit_page(scope: AuditScope, f: AuditFilter) -> AuditPage:
     """One page of events, newest first: a count query and a page query."""
     total = db.session.scalar(_base([func.count(AuditEvent.id)], scope, f)) or 0
-    pages = max(1, ceil(total / PAGE_SIZE))
-    page = min(f.page, pages)
+    page = clamp_page(f.page, total, PAGE_SIZE)
     rows = db.session.execute(
         _base(_ROW, scope, f)
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())

@@ -15,7 +15,6 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from math import ceil
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
@@ -26,6 +25,7 @@ from ..domain.text import us_date
 from ..domain.values import format_money
 from ..extensions import db
 from ..models import AuditEvent, LearnerSnapshot, User
+from .paging import Paged, clamp_page
 
 PER_PAGE = 25
 
@@ -104,23 +104,11 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True)
-class HistoryPage:
+class HistoryPage(Paged):
     entries: list[HistoryEntry]
     total: int
     page: int
     per_page: int = PER_PAGE
-
-    @property
-    def pages(self) -> int:
-        return max(1, ceil(self.total / self.per_page))
-
-    @property
-    def first(self) -> int:
-        return 0 if self.total == 0 else (self.page - 1) * self.per_page + 1
-
-    @property
-    def last(self) -> int:
-        return min(self.total, self.page * self.per_page)
 
 
 # --- Reading ---------------------------------------------------------------------------------
@@ -144,7 +132,7 @@ def activity_history(provider_id: int, activity_id: int, page: int) -> HistoryPa
     """One page of the activity's history, newest first: two queries."""
     cond = _events_of(provider_id, activity_id)
     total = db.session.scalar(select(func.count(AuditEvent.id)).where(cond)) or 0
-    page = min(max(page, 1), max(1, ceil(total / PER_PAGE)))
+    page = clamp_page(page, total, PER_PAGE)
     found = db.session.execute(
         select(AuditEvent, User.email)
         .outerjoin(User, User.id == AuditEvent.user_id)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from math import ceil
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, select
@@ -25,6 +24,7 @@ from ..models import Activity, LearnerSnapshot, Provider, User
 from . import audit, clock, cycle
 from .activities import refresh_derived
 from .checklist import enduring_in_year
+from .paging import Paged, clamp_page
 
 PER_PAGE = 50
 LOCKED = "The {year} report is submitted and locked: its December 31 counts are read-only."
@@ -89,7 +89,7 @@ class EnduringRow:
 
 
 @dataclass(frozen=True)
-class EnduringPage:
+class EnduringPage(Paged):
     year: int
     rows: list[EnduringRow]
     available: int  # materials available in the year
@@ -101,18 +101,6 @@ class EnduringPage:
     @property
     def total(self) -> int:
         return self.missing if self.missing_only else self.available
-
-    @property
-    def pages(self) -> int:
-        return max(1, ceil(self.total / self.per_page))
-
-    @property
-    def first(self) -> int:
-        return 0 if self.total == 0 else (self.page - 1) * self.per_page + 1
-
-    @property
-    def last(self) -> int:
-        return min(self.total, self.page * self.per_page)
 
 
 def _current_join(year: int):
@@ -171,7 +159,7 @@ def list_enduring(provider_id: int, year: int, missing_only: bool, page: int) ->
     """One page of the materials available in `year`: two queries, whatever the data size."""
     available, missing = year_counts(provider_id, year)
     total = missing if missing_only else available
-    page = min(max(page, 1), max(1, ceil(total / PER_PAGE)))
+    page = clamp_page(page, total, PER_PAGE)
     query, current = _rows_query(provider_id, year)
     if missing_only:
         query = query.where(current.id.is_(None))

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from math import ceil
 
 from sqlalchemy import and_, case, func, or_, select, true
 
@@ -39,6 +38,7 @@ from ..models import (
     User,
     YearLock,
 )
+from .paging import Paged, clamp_page
 
 PAGE_SIZE = 50
 STATES = {"": "All providers", "not_done": "Not done", "late": "Late", "done": "All steps done"}
@@ -175,23 +175,11 @@ class ProviderRow:
 
 
 @dataclass(frozen=True)
-class OverviewPage:
+class OverviewPage(Paged):
     rows: list[ProviderRow]
     total: int
     page: int
     per_page: int = PAGE_SIZE
-
-    @property
-    def pages(self) -> int:
-        return max(1, ceil(self.total / self.per_page))
-
-    @property
-    def first(self) -> int:
-        return 0 if self.total == 0 else (self.page - 1) * self.per_page + 1
-
-    @property
-    def last(self) -> int:
-        return min(self.total, self.page * self.per_page)
 
 
 def overview(accreditor: Accreditor, f: OverviewFilter, now: datetime) -> OverviewPage:
@@ -202,12 +190,12 @@ def overview(accreditor: Accreditor, f: OverviewFilter, now: datetime) -> Overvi
         query = _providers_query(accreditor, f)
         counted = query.order_by(None).with_only_columns(func.count(Provider.id))
         total = db.session.scalar(counted) or 0
-        page = min(f.page, max(1, ceil(total / PAGE_SIZE)))
+        page = clamp_page(f.page, total, PAGE_SIZE)
         chosen = db.session.execute(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
         ids = [p.id for p in chosen]
         return OverviewPage(_rows(chosen, f.year, now, lambda col: col.in_(ids)), total, page)
     rows = matching_rows(accreditor, f, now)
-    page = min(f.page, max(1, ceil(len(rows) / PAGE_SIZE)))
+    page = clamp_page(f.page, len(rows), PAGE_SIZE)
     return OverviewPage(rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE], len(rows), page)
 
 

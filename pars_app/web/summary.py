@@ -91,17 +91,7 @@ def show(year: int):
 @provider_required(*EDITORS)
 def save(year: int):
     year = _year(year)
-    try:
-        svc.save_draft(g.provider, year, request.form, _form_version(), current_user, clock.now())
-    except svc.SummaryRefused as err:
-        flash(str(err), "error")
-        return redirect(url_for("summary.show", year=year))
-    except svc.SummaryInvalid as err:
-        return _page(year, 422, typed=request.form, errors=err.errors)
-    except svc.SummaryConflict as err:
-        return _page(year, 409, typed=request.form, conflict=err)
-    flash(f"The {year} Program Summary draft is saved.", "success")
-    return redirect(url_for("summary.show", year=year))
+    return _act(year, svc.save_draft, f"The {year} Program Summary draft is saved.")
 
 
 @bp.route("/<int:year>/submit", methods=["POST"])
@@ -109,8 +99,13 @@ def save(year: int):
 @provider_required(*EDITORS)
 def submit(year: int):
     year = _year(year)
+    return _act(year, svc.submit, f"The {year} Program Summary is submitted: {year} is locked.")
+
+
+def _act(year: int, action, done: str):
+    """Run a save or submit; both answer refusals, bad input and conflicts the same way."""
     try:
-        svc.submit(g.provider, year, request.form, _form_version(), current_user, clock.now())
+        action(g.provider, year, request.form, _form_version(), current_user, clock.now())
     except svc.SummaryRefused as err:
         flash(str(err), "error")
         return redirect(url_for("summary.show", year=year))
@@ -118,5 +113,5 @@ def submit(year: int):
         return _page(year, 422, typed=request.form, errors=err.errors)
     except svc.SummaryConflict as err:
         return _page(year, 409, typed=request.form, conflict=err)
-    flash(f"The {year} Program Summary is submitted: {year} is locked.", "success")
+    flash(done, "success")
     return redirect(url_for("summary.show", year=year))
