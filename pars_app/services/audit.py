@@ -8,6 +8,18 @@ from typing import Any
 from ..extensions import db
 from ..models import AuditEvent
 
+# Every path a change can come through (`AuditEvent.via`), with the word a page shows for it.
+# The one list: history pages and the audit log's filter both read it.
+PATHS: dict[str, str] = {
+    "web": "form",
+    "form": "form",
+    "inline": "inline",
+    "bulk": "bulk",
+    "import": "import",
+    "job": "import",
+    "cli": "CLI",
+}
+
 
 def record(
     action: str,

@@ -18,12 +18,13 @@ from ..domain.oversight import describe_details
 from ..domain.values import parse_date
 from ..extensions import db
 from ..models import Accreditor, AuditEvent, Provider, User
+from . import audit
 from .oversight import search_text
 from .paging import Paged, clamp_page
 
 PAGE_SIZE = 50
 EXPORT_LIMIT = 100_000  # rows in one .xlsx; narrow the dates to export more
-VIAS = ("web", "cli", "job", "import")
+VIAS = tuple(audit.PATHS)
 
 
 @dataclass(frozen=True)

@@ -25,19 +25,11 @@ from ..domain.text import us_date
 from ..domain.values import format_money
 from ..extensions import db
 from ..models import AuditEvent, LearnerSnapshot, User
+from . import audit
 from .paging import Paged, clamp_page
 
 PER_PAGE = 25
 
-# The audit trail's `via` in the words of the page: "web" is the activity form.
-VIA_LABELS: dict[str, str] = {
-    "web": "form",
-    "inline": "inline",
-    "bulk": "bulk",
-    "import": "import",
-    "job": "import",
-    "cli": "CLI",
-}
 ACTION_LABELS: dict[str, str] = {
     "activity.created": "Created",
     "activity.updated": "Edited",
@@ -164,7 +156,7 @@ def entry_of(event: AuditEvent, email: str | None) -> HistoryEntry:
         at=event.at,
         who=email or ("the system" if event.via in ("cli", "job") else "a removed user"),
         action=action,
-        via=VIA_LABELS.get(event.via, event.via),
+        via=audit.PATHS.get(event.via, event.via),
         changes=changes,
         notes=notes,
         source_id=details.get("source_id") if isinstance(details.get("source_id"), int) else None,

@@ -11,7 +11,7 @@ from flask_login import login_required
 
 from ..io.table_xlsx import write_table
 from ..security import is_htmx, provider_required
-from ..services import audit_log
+from ..services import audit, audit_log
 from ..services.audit_log import AuditScope
 
 bp = Blueprint("audit", __name__)
@@ -36,7 +36,7 @@ def render_log(scope: AuditScope, endpoint: str, export_endpoint: str, show_prov
     context = dict(
         f=f,
         page=page,
-        vias=audit_log.VIAS,
+        vias=audit.PATHS,
         endpoint=endpoint,
         export_url=url_for(export_endpoint, **f.args(page=1)),
         show_provider=show_provider,
