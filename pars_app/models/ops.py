@@ -40,6 +40,8 @@ class AuditEvent(db.Model):
     __table_args__ = (
         Index("ix_audit_events_provider_at", "provider_id", "at"),
         Index("ix_audit_events_accreditor_at", "accreditor_id", "at"),
+        # History pages and the "was it ever closed" check look events up by their entity.
+        Index("ix_audit_events_entity", "entity_type", "entity_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
