@@ -53,7 +53,7 @@ test-postgres: install
 # Benchmarks (bench/, DESIGN.md §7): ratios against baselines measured in the same run, one
 # table, bench/results.json. SQLite by default; BENCH_DATABASE_URL=postgresql://… for PostgreSQL.
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis instance/pars.sqlite3*
