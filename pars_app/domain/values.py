@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -34,6 +35,32 @@ _NEGATIVE = re.compile(r"-.*|\(.*\)|\$\s*-.*")
 # Spreadsheet arithmetic leaves floats like 1234.5600000000002; anything this close to a
 # cent is the cent the user sees, anything further is a real third decimal.
 _FLOAT_NOISE = Decimal("0.000001")
+
+
+# Non-characters XML 1.0 cannot carry (the PARS XML export), beside the controls below.
+_NON_CHARACTERS = frozenset("\ufffe\uffff")
+
+
+def text_problem(text: str, multiline: bool = False) -> str | None:
+    """Why `text` cannot be stored as typed (invisible control characters), else None.
+
+    PostgreSQL refuses NUL, the PARS XML export and xlsx cells refuse the other controls, and
+    none of them shows on screen: a pasted one is a mistake to point out, not to keep.
+    Multi-line fields (descriptions, one-name-per-line lists) keep line breaks and tabs.
+    """
+    if text.isprintable():
+        return None  # the usual case, in C: no control character (Cc) is printable
+    allowed = "\n\r\t" if multiline else ""
+    bad = {
+        ch
+        for ch in text
+        if (unicodedata.category(ch) == "Cc" or ch in _NON_CHARACTERS) and ch not in allowed
+    }
+    if not bad:
+        return None
+    if not multiline and bad <= set("\n\r\t\x0b\x0c\x1c\x1d\x1e\x85"):
+        return "Keep this on one line: remove the line breaks and tabs."
+    return "Remove the invisible control characters (often pasted in from elsewhere)."
 
 
 def _blank(v: Any) -> bool:

@@ -34,6 +34,7 @@ from ..domain.values import (
     parse_date,
     parse_money_cents,
     parse_yes_no,
+    text_problem,
 )
 from ..models import Activity
 
@@ -284,12 +285,23 @@ class _Reader:
     def error(self, key: str, message: str) -> None:
         self.errors.setdefault(key, []).append(message)
 
-    def text(self, key: str, max_len: int, raw: str | None = None) -> str | None:
+    def text(
+        self, key: str, max_len: int, raw: str | None = None, multiline: bool = False
+    ) -> str | None:
         value = (self.form.get(key) if raw is None else raw).strip()
         if len(value) > max_len:
             self.error(key, f"Shorten this to {max_len:,} characters or fewer.")
             return None
+        if not self.plain(key, value, multiline):
+            return None
         return value or None
+
+    def plain(self, key: str, value: str, multiline: bool = False) -> bool:
+        """False (with the message) when `value` holds characters no PARS file can carry."""
+        if problem := text_problem(value, multiline):
+            self.error(key, problem)
+            return False
+        return True
 
     def parse(self, key: str, parser: Callable[[str], Any], raw: str | None = None) -> Any:
         try:
@@ -328,7 +340,7 @@ def _basics(r: _Reader, show: Visibility) -> dict[str, Any]:
         start_date=r.parse("start_date", parse_date),
         end_date=r.parse("end_date", parse_date),
         credits=r.parse("credits", parse_credits),
-        description=r.text("description", MAX_DESCRIPTION),
+        description=r.text("description", MAX_DESCRIPTION, multiline=True),
         providership=r.choice("providership", PROVIDERSHIP),
     )
 
@@ -365,6 +377,8 @@ def _joint_providers(r: _Reader, show: Visibility) -> tuple[str, ...]:
     if len(names) > MAX_JOINT_PROVIDERS or any(len(n) > 200 for n in names):
         r.error("joint_providers", "Enter at most 50 names of up to 200 characters each.")
         return ()
+    if not r.plain("joint_providers", "".join(names)):  # any name's control characters
+        return ()
     return tuple(names)
 
 
@@ -384,7 +398,8 @@ def _supporter(r: _Reader, i: int, row: SupporterRow) -> SupporterFacts | None:
         r.error(key + "nature", "Monetary support has no in-kind nature: clear it.")
     if other and nature != "other":
         r.error(key + "other", "Describe the support here only when its nature is Other.")
-    return SupporterFacts(row.name.strip(), kind or "", amount, nature, other)
+    name = r.text(key + "name", 200, row.name) or ""  # the column's length, as for the rest
+    return SupporterFacts(name, kind or "", amount, nature, other)
 
 
 def _supporters(r: _Reader, show: Visibility) -> tuple[SupporterFacts, ...]:
@@ -415,8 +430,10 @@ def _moc(r: _Reader) -> tuple[MocFacts, ...]:
         types = [t.strip() for t in row.credit_types.split(",") if t.strip()]
         if len(", ".join(types)) > 200:
             r.error(key + "credit_types", "Shorten the credit types to 200 characters.")
+        r.plain(key + "credit_types", ", ".join(types))
         points = r.parse(key + "points", _points, row.points)
         areas = tuple(line.strip() for line in row.practice_areas.splitlines() if line.strip())
+        r.plain(key + "practice_areas", "".join(areas))  # lines split off: none may hold more
         found.append(MocFacts(board or "", tuple(types), points, areas))
     return tuple(found)
 

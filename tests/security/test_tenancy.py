@@ -54,9 +54,10 @@ ID_ARGS: dict[str, type] = {
     "operation_id": AuditEvent,  # a bulk close (its audit event), undone by id
 }
 # Route arguments that are not row ids, with the value used to build a URL.
-PLAIN_ARGS: dict[str, int | str] = {"year": 2025}
+PLAIN_ARGS: dict[str, int | str] = {"year": 2025, "step": "activities"}
 # Routes anyone may open without signing in.
-PUBLIC_ENDPOINTS = {"static", "auth.login", "health.health"}
+# The published XSD is public on purpose (docs/decisions.md: Batch files).
+PUBLIC_ENDPOINTS = {"static", "auth.login", "health.health", "exports.activities_xsd"}
 # Routes for accreditor staff only: a provider user gets 404 even for its own provider.
 ACCREDITOR_ONLY = ("accreditor.",)
 METHODS = ("GET", "POST")
