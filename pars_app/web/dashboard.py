@@ -1,4 +1,4 @@
-"""The dashboard: the live five-step checklist for the provider and reporting year."""
+"""The dashboard: the live five-step checklist for the provider and reporting year, with charts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from flask_login import login_required
 
 from ..models import Provider
 from ..security import provider_required
-from ..services import checklist, clock, cycle, program_summary, unlocks
+from ..services import checklist, clock, cycle, dashboard_charts, program_summary, unlocks
 from .params import to_int
 
 bp = Blueprint("dashboard", __name__)
@@ -47,9 +47,11 @@ def index():
     g.year = year
     now = clock.now()
     lock = unlocks.latest_lock(g.provider.id, year)  # shows "locked" or who unlocked it and why
+    steps = checklist.checklist_for(g.provider, year, now)
     return render_template(
         "dashboard/index.html",
-        checklist=checklist.checklist_for(g.provider, year, now),
+        checklist=steps,
+        charts=dashboard_charts.charts_for(g.provider.id, year, steps),
         year=year,
         years=_year_choices(year),
         links=step_links(year),
@@ -79,7 +81,10 @@ def _late_previous(year: int, now) -> checklist.rules.Checklist | None:
     """
     if year != cycle.default_year(g.provider, now):
         return None
-    previous = checklist.checklist_for(g.provider, year - 1, now)
+    # Usually last year is done: `late_checklist` proves that without counting anything.
+    previous = checklist.late_checklist(g.provider, year - 1, now)
+    if previous is None:
+        return None
     activities = next(s for s in previous.steps if s.key == "activities")
     in_app = bool(activities.details) or activities.left > 0
     return previous if previous.late and in_app else None
