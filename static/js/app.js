@@ -180,7 +180,13 @@
   document.addEventListener("click", function (evt) {
     if (evt.target.closest("[data-print]")) { evt.preventDefault(); window.print(); return; }
     var dismiss = evt.target.closest("[data-dismiss]");
-    if (dismiss) { var box = dismiss.closest(".flash"); if (box) box.remove(); }
+    if (dismiss) {
+      var box = dismiss.closest(".flash");
+      if (box) box.remove();
+      // The focused button is gone with its notice: carry on from the page content, not <body>.
+      var main = document.getElementById("main");
+      if (main && document.activeElement === document.body) main.focus();
+    }
   });
 
   // --- Enduring counts rows (templates/enduring/_row.html: tr[data-inline-edit]) ------------
@@ -315,8 +321,7 @@
     if (!p) return;
     if (el.id === "select-matching") {
       p.scope.value = "matching";
-      showBulkState(p);
-      announce(p.status.textContent);
+      showBulkState(p);  // #bulk-status is role=status: the new count is read out
       var close = document.getElementById("close-selected");
       if (close) close.focus();  // the button that was clicked is now hidden
     } else {
@@ -339,6 +344,61 @@
     if (!target || target.id !== "bulk-result") return;
     var result = document.getElementById("bulk-result");
     if (result) result.focus();
+  });
+
+  // --- Keyboard focus through swaps and full-page answers ------------------------------------
+  // htmx puts focus back on an element with the same id in the new content. Anything else that
+  // had focus inside the swapped region would leave it on <body>, so the next Tab starts again
+  // at the top of the page. Keep it in the region: on the same kind of pagination link ("Next"
+  // stays on Next, or Previous on the last page), else on the region itself.
+  var focusBeforeSwap = null;
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var target = evt.detail && evt.detail.target;
+    var active = document.activeElement;
+    focusBeforeSwap = target && target.id && active && active !== document.body &&
+      target.contains(active) ? { region: target.id, rel: active.getAttribute("rel") } : null;
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    var was = focusBeforeSwap;
+    focusBeforeSwap = null;
+    var active = document.activeElement;
+    if (!was || (active && active !== document.body)) return;  // htmx or a handler above placed it
+    var region = document.getElementById(was.region);
+    if (!region) return;
+    var to = was.rel ? region.querySelector('a[rel="' + was.rel + '"]') || region.querySelector("a[rel]") : null;
+    if (!to) {
+      to = region;
+      if (!region.hasAttribute("tabindex")) region.setAttribute("tabindex", "-1");
+    }
+    to.focus();
+  });
+  // A 422 or 409 answer swaps in its messages next to the fields; read out the ones that do not
+  // announce themselves (role=alert does), so a keyboard user hears why nothing was saved.
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    var xhr = evt.detail && evt.detail.xhr;
+    var target = evt.detail && evt.detail.target;
+    if (!xhr || (xhr.status !== 409 && xhr.status !== 422) || !target) return;
+    if (/"announce"/.test(xhr.getResponseHeader("HX-Trigger") || "")) return;  // server said it
+    var root = (target.id && document.getElementById(target.id)) || target;
+    if (!root.querySelectorAll) return;
+    var texts = Array.from(root.querySelectorAll(".error")).filter(function (el) {
+      return !el.closest('[role="alert"]');
+    }).map(function (el) { return el.textContent.replace(/\s+/g, " ").trim(); });
+    if (texts.length) announce("Not saved. " + texts.join(" "));
+  });
+  // A form page that comes back refused (422 errors, 409 conflict) opens on what says why
+  // ([data-focus-on-load], the first one), not at the top of the page. The error summary's links
+  // take focus to the field itself (a bare #fragment link would only scroll there).
+  var why = document.querySelector("[data-focus-on-load]");
+  if (why) why.focus();
+  document.addEventListener("click", function (evt) {
+    var link = evt.target.closest && evt.target.closest('.error-summary a[href^="#"]');
+    var field = link && document.getElementById(link.getAttribute("href").slice(1));
+    if (!field) return;
+    evt.preventDefault();
+    var label = field.id && document.querySelector('label[for="' + field.id + '"]');
+    (label || field).scrollIntoView({ block: "center" });
+    field.focus({ preventScroll: true });
   });
 
   localizeTimes(document);
