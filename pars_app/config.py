@@ -36,7 +36,13 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     # Uploads: batch files of 10,000 rows are a few MB; 25 MB leaves room without inviting abuse.
     MAX_CONTENT_LENGTH = _env_int("PARS_MAX_UPLOAD_MB", 25) * 1024 * 1024
-    PARS_JOB_BACKEND = os.environ.get("PARS_JOB_BACKEND", "sqlite")
+    # Imports' job queue (services.jobs): "thread" (embedded worker thread, the default),
+    # "worker" (separate `flask pars worker` processes) or "immediate" (in the request).
+    PARS_JOB_BACKEND = os.environ.get("PARS_JOB_BACKEND", "thread")
+    # Files up to this size preview in the request, without a progress bar; previews of up to
+    # this many rows commit in the request too.
+    PARS_IMPORT_INLINE_BYTES = _env_int("PARS_IMPORT_INLINE_KB", 256) * 1024
+    PARS_IMPORT_INLINE_ROWS = _env_int("PARS_IMPORT_INLINE_ROWS", 500)
     WTF_CSRF_TIME_LIMIT = (
         None  # tokens live as long as the session; a form left open all day still works
     )

@@ -71,6 +71,10 @@ class HeaderMap:
             return path
 
 
+# Columns the import's error file adds in front of a row ("Row in your file", "Errors").
+IGNORED_HEADERS = frozenset({"row in your file", "errors"})
+
+
 def _slot(index: int, col: Column, header: str) -> _Slot:
     if col.group:
         group, number, field = col.key.split(".")
@@ -88,6 +92,8 @@ def map_headers(number: int, cells: Cells, headers: Mapping[str, Column]) -> Hea
         if not text:
             continue  # an unnamed column is a user's scratch space, not data we know
         letter = column_letters(index + 1)
+        if fold(text) in IGNORED_HEADERS:
+            continue  # our own error file's extra columns: it is meant to be fixed and re-sent
         col = headers.get(fold(text))
         if col is None:
             errors.append(LineError(number, f'"{text}" (column {letter}) is not a column we know.'))

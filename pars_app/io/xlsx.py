@@ -7,13 +7,13 @@ file edited in Excel imports back unchanged. Writing uses openpyxl's write-only 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from io import BytesIO
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -76,9 +76,28 @@ def _sheet_rows(sheet: CalamineSheet) -> Iterator[Numbered]:
     # calamine starts iter_rows at the sheet's first row but at its first *used* column; pad
     # so that cell i is column i + 1, which legacy files (columns by position) rely on.
     pad = [""] * (sheet.start[1] if sheet.start else 0)
-    for index, row in enumerate(sheet.iter_rows()):
+    rows = iter(sheet.iter_rows())
+    index = 0
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except BaseException as err:
+            # Turning some cells into Python values fails: calamine panics (a pyo3
+            # PanicException, a BaseException) on a date-formatted number far out of range, and
+            # a duration too long for timedelta overflows. Refuse the file, naming the row.
+            if type(err).__name__ != "PanicException" and not isinstance(
+                err, OverflowError | ValueError
+            ):
+                raise
+            raise UnreadableFile(
+                f"Row {index + 1} has a value that cannot be read as a date or a number "
+                "(it is far out of range). Correct that row and upload again."
+            ) from None
+        index += 1
         if row.count("") != len(row):
-            yield index + 1, pad + row if pad else row
+            yield index, pad + row if pad else row
 
 
 def _cleaned(rows: Iterator[Numbered]) -> Iterator[Numbered]:
@@ -140,18 +159,21 @@ _HEADER_FILL = PatternFill("solid", fgColor="1F4E79")
 _REQUIRED_FILL = PatternFill("solid", fgColor="7B2C2C")
 _WRAP = Alignment(wrap_text=True, vertical="top")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Only where the default would mislead: dates (else a serial number or ISO with a time) and
+# dollars. Counts and credits read fine as General, and a styled cell costs openpyxl about
+# twice a plain one: styling them made a 10,000-row export 8% slower (docs/decisions.md).
 _NUMBER_FORMATS = {
     "date": "mm/dd/yyyy",
-    "credits": "0.00",
     "money": "#,##0.00",
-    "count": "#,##0",
     "year": "0",
 }
 
 
 def _text_cell(ws, text: str) -> object:
     """A text cell that can never become a formula, whatever it starts with."""
-    text = ILLEGAL_CHARACTERS_RE.sub("", text)
+    # openpyxl's list misses the two non-characters XML 1.0 also forbids (U+FFFE, U+FFFF):
+    # a rejected row's raw text comes back in the error file and must not stop the writer.
+    text = ILLEGAL_CHARACTERS_RE.sub("", text).replace("\ufffe", "").replace("\uffff", "")
     if not text.startswith(_FORMULA_START):
         return text
     # An explicit string cell is never evaluated, and the quote prefix keeps Excel from
@@ -162,27 +184,34 @@ def _text_cell(ws, text: str) -> object:
     return cell
 
 
-def _choice_label(col: Column, value: object) -> object:
-    if col.choice and isinstance(value, str):
-        return CHOICES[col.choice].get(value, value)
+def _plain(col: Column, labels: Mapping[str, str] | None, value: object) -> object:
+    """A stored value as the template shows it (label, Yes/No, joined names, text ID, date);
+    None for a blank."""
+    if value is None or value == [] or value == "":
+        return None
+    kind = col.kind
+    if kind == "yes_no" and isinstance(value, bool):
+        return YES_NO_VALUES[0] if value else YES_NO_VALUES[1]
+    if kind == "names" and not isinstance(value, str):
+        return f"{LIST_SEPARATOR} ".join(str(v) for v in value)  # type: ignore[union-attr]
+    if kind in ("id", "text") and not isinstance(value, str):
+        return str(value)  # ACCME IDs can pass Excel's 15 significant digits
+    if labels is not None and isinstance(value, str):
+        return labels.get(value, value)
+    if isinstance(value, datetime):
+        return value.date()
     return value
+
+
+def _labels(col: Column) -> Mapping[str, str] | None:
+    return CHOICES[col.choice] if col.choice else None
 
 
 def _cell(ws, col: Column, value: object) -> object:
     """One value as the cell the template expects for this column."""
-    if value is None or value == [] or value == "":
-        return None
-    if col.kind == "yes_no" and isinstance(value, bool):
-        value = YES_NO_VALUES[0] if value else YES_NO_VALUES[1]
-    elif col.kind == "names" and not isinstance(value, str):
-        value = f"{LIST_SEPARATOR} ".join(str(v) for v in value)  # type: ignore[union-attr]
-    elif col.kind in ("id", "text") and not isinstance(value, str):
-        value = str(value)  # ACCME IDs can pass Excel's 15 significant digits
-    value = _choice_label(col, value)
+    value = _plain(col, _labels(col), value)
     if isinstance(value, str):
         return _text_cell(ws, value)
-    if isinstance(value, datetime):
-        value = value.date()
     fmt = _NUMBER_FORMATS.get(col.kind)
     if fmt and isinstance(value, date | int | float | Decimal):
         cell = WriteOnlyCell(ws, value=value)
@@ -191,23 +220,118 @@ def _cell(ws, col: Column, value: object) -> object:
     return value
 
 
-def _group_value(record: Mapping[str, object], key: str) -> object:
-    group, number, field = key.split(".")
-    items = record.get(group) or []
-    index = int(number) - 1
-    if index >= len(items):  # type: ignore[arg-type]
-        return None
-    item = items[index]  # type: ignore[index]
-    if field == "amount" and item.get("amount") is None and item.get("amount_cents") is not None:
-        return Decimal(item["amount_cents"]) / 100
-    return item.get(field)
+class TooManyGroups(ValueError):
+    """A record has more supporters or MOC registrations than `write_activities` was told."""
 
 
-def _row(ws, columns: Sequence[Column], record: Mapping[str, object]) -> list[object]:
+Convert = Callable[[object], object]
+_NUMERIC = frozenset((date, int, float, Decimal))  # exact classes: bool and datetime differ
+_NUMBER_KINDS = frozenset(("date", "credits", "count", "money", "year"))
+
+
+def _converter(ws, col: Column, style: object) -> Convert:
+    """`_cell` for one column (value not None), with its common values on a fast path: an
+    export has hundreds of thousands of cells, most of them Yes/No, labels, text and dates."""
+    labels = _labels(col)
+
+    def generic(value: object) -> object:
+        value = _plain(col, labels, value)
+        if isinstance(value, str):
+            return _text_cell(ws, value)
+        if style is not None and isinstance(value, date | int | float | Decimal):
+            return Cell(ws, row=1, column=1, value=value, style_array=style)
+        return value
+
+    if col.kind == "yes_no":
+        yes, no = YES_NO_VALUES
+        return lambda v: (yes if v else no) if v.__class__ is bool else generic(v)
+    if labels is not None:
+        # Labels are ours and safe; one that needed a quote-prefixed cell would stay generic.
+        known = {k: label for k, label in labels.items() if _text_cell(ws, label) == label}
+
+        def choice(v: object) -> object:
+            hit = known.get(v) if v.__class__ is str else None  # type: ignore[call-overload]
+            return generic(v) if hit is None else hit
+
+        return choice
+    if col.kind in ("id", "text"):
+        return lambda v: _text_cell(ws, v) if v.__class__ is str and v else generic(v)  # type: ignore[arg-type]
+    if col.kind in _NUMBER_KINDS:
+        if style is None:
+            return lambda v: v if v.__class__ in _NUMERIC else generic(v)
+        return lambda v: (
+            Cell(ws, row=1, column=1, value=v, style_array=style)
+            if v.__class__ in _NUMERIC
+            else generic(v)
+        )
+    return generic
+
+
+def _plans(ws, columns: Sequence[Column]) -> list[tuple[str, tuple]]:
+    """The columns as segments: ("keys", ((key, convert), ...)) for a run of plain columns,
+    and ("group", (group, numbers, blanks)) for a run of repeating-group columns, `numbers`
+    holding each group's (field, convert) pairs and `blanks[i]` the empty cells from group
+    i + 1 on. Labels and number styles are looked up here, once per sheet."""
+    styles: dict[str, object] = {}
+    segments: list[tuple[str, list]] = []
+    for col in columns:
+        fmt = _NUMBER_FORMATS.get(col.kind)
+        if fmt and fmt not in styles:
+            model = WriteOnlyCell(ws)
+            model.number_format = fmt
+            styles[fmt] = model._style  # copied into each cell: no style lookups per cell
+        convert = _converter(ws, col, styles.get(fmt) if fmt else None)
+        kind = "group" if col.group else "keys"
+        group, number, field = col.key.split(".") if col.group else (None, "0", col.key)
+        if not segments or segments[-1][0] != kind or (group and segments[-1][1][0] != group):
+            segments.append((kind, [group, []] if group else []))
+        if not group:
+            segments[-1][1].append((col.key, convert))
+            continue
+        numbers = segments[-1][1][1]
+        if len(numbers) < int(number):
+            numbers.append([])
+        numbers[-1].append((field, convert))
     return [
-        _cell(ws, col, _group_value(record, col.key) if col.group else record.get(col.key))
-        for col in columns
+        (kind, tuple(seg) if kind == "keys" else (seg[0], seg[1], _blanks(seg[1])))
+        for kind, seg in segments
     ]
+
+
+def _blanks(numbers: list[list[tuple[str, Convert]]]) -> list[list[None]]:
+    return [[None] * sum(map(len, numbers[i:])) for i in range(len(numbers))]
+
+
+def _row_writer(ws, columns: Sequence[Column]) -> Callable[[Mapping[str, object]], list[object]]:
+    """`_cell` for every column of a record, with the per-column work done once per sheet: a
+    10,000-row export has 640,000 cells, most of them blank supporter and MOC groups."""
+    segments = _plans(ws, columns)
+
+    def row(record: Mapping[str, object]) -> list[object]:
+        get = record.get
+        cells: list[object] = []
+        for kind, segment in segments:
+            if kind == "keys":
+                cells += [None if (v := get(k)) is None else convert(v) for k, convert in segment]
+                continue
+            group, numbers, blanks = segment
+            items = get(group) or ()
+            if len(items) > len(numbers):  # type: ignore[arg-type]
+                raise TooManyGroups(f"a record has more {group} than the sheet has columns for")
+            for index, fields in enumerate(numbers):
+                if index >= len(items):  # type: ignore[arg-type]
+                    cells += blanks[index]  # this group and every later one are empty
+                    break
+                item = items[index]  # type: ignore[index]
+                for field, convert in fields:
+                    value = item.get(field)
+                    if field == "amount" and value is None:
+                        cents = item.get("amount_cents")
+                        value = None if cents is None else Decimal(cents) / 100
+                    cells.append(None if value is None else convert(value))
+        return cells
+
+    return row
 
 
 def _header(ws, columns: Sequence[Column]) -> None:
@@ -309,26 +433,46 @@ def _save(wb: Workbook) -> bytes:
     return out.getvalue()
 
 
-def _group_counts(records: Sequence[Mapping[str, object]]) -> tuple[int, int]:
-    def most(group: str, floor: int, cap: int) -> int:
-        longest = max((len(r.get(group) or ()) for r in records), default=0)  # type: ignore[arg-type]
-        return min(max(floor, longest), cap)
-
+def _widths(supporters: int, moc: int) -> tuple[int, int]:
+    """Groups to give the sheet: at least the template's, at most what a file may carry."""
     return (
-        most("supporters", TEMPLATE_SUPPORTERS, MAX_SUPPORTER_GROUPS),
-        most("moc", TEMPLATE_MOC, MAX_MOC_GROUPS),
+        min(max(TEMPLATE_SUPPORTERS, supporters), MAX_SUPPORTER_GROUPS),
+        min(max(TEMPLATE_MOC, moc), MAX_MOC_GROUPS),
     )
 
 
-def write_activities(rows: Iterable[Mapping[str, object]]) -> bytes:
-    """The template filled with activities (see the package docstring for a record's shape)."""
-    records = list(rows)
-    supporters, moc = _group_counts(records)
+def _group_counts(records: Sequence[Mapping[str, object]]) -> tuple[int, int]:
+    def longest(group: str) -> int:
+        return max((len(r.get(group) or ()) for r in records), default=0)  # type: ignore[arg-type]
+
+    return _widths(longest("supporters"), longest("moc"))
+
+
+def write_activities(
+    rows: Iterable[Mapping[str, object]], groups: tuple[int, int] | None = None
+) -> bytes:
+    """The template filled with activities (see the package docstring for a record's shape).
+
+    `groups`, the most supporters and MOC registrations any record has, lets the rows stream
+    (the header is written first); without it every record is read before writing. A record
+    with more than `groups` says raises TooManyGroups rather than being written without some.
+    """
+    if groups is None:
+        records: Iterable[Mapping[str, object]] = list(rows)
+        supporters, moc = _group_counts(records)  # type: ignore[arg-type]
+    else:
+        records = rows
+        supporters, moc = _widths(*groups)
     columns = activity_columns(supporters, moc)
     wb = Workbook(write_only=True)
     ws = _data_sheet(wb, ACTIVITY_SHEET, columns)
-    for record in records:
-        ws.append(_row(ws, columns, record))
+    row = _row_writer(ws, columns)
+    try:
+        for record in records:
+            ws.append(row(record))
+    except TooManyGroups:
+        _save(wb)  # finish and drop the half-written sheet: no stream or temp file left open
+        raise
     _instructions_sheet(wb, activity_instructions(columns))
     _lists_sheet(wb)
     return _save(wb)
@@ -343,8 +487,9 @@ def build_counts_template(rows: Iterable[Mapping[str, object]] = ()) -> bytes:
     """The learner-count template, optionally pre-filled (ID, title, counts, year)."""
     wb = Workbook(write_only=True)
     ws = _data_sheet(wb, COUNTS_SHEET, COUNT_COLUMNS)
+    row = _row_writer(ws, COUNT_COLUMNS)
     for record in rows:
-        ws.append(_row(ws, COUNT_COLUMNS, record))
+        ws.append(row(record))
     _instructions_sheet(wb, count_instructions())
     _lists_sheet(wb)
     return _save(wb)
@@ -354,6 +499,7 @@ __all__ = [
     "ACTIVITY_SHEET",
     "CLOSE_COLUMN",
     "COUNTS_SHEET",
+    "TooManyGroups",
     "build_counts_template",
     "build_template",
     "read_xlsx",

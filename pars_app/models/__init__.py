@@ -4,7 +4,7 @@
 from .activity import Activity, CommercialSupporter, JointProvider, LearnerSnapshot, MocRegistration
 from .base import ProviderScoped
 from .cycle import AgreementAcceptance, AgreementText, ReportingDeadline, YearLock
-from .ops import AuditEvent, ImportJob
+from .ops import AuditEvent, ImportJob, ImportRow
 from .org import (
     ACCREDITOR_ROLE,
     PROVIDER_ROLES,
@@ -30,6 +30,7 @@ __all__ = [
     "Contact",
     "ContactReview",
     "ImportJob",
+    "ImportRow",
     "JointProvider",
     "LearnerSnapshot",
     "Membership",

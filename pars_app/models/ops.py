@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .base import ProviderScoped
+from .org import User
 from .types import UTCDateTime, utcnow
 
 
@@ -31,6 +32,43 @@ class ImportJob(ProviderScoped, db.Model):
     error: Mapped[str | None] = mapped_column(Text)
     content: Mapped[bytes | None] = mapped_column(LargeBinary)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The queue (services.jobs): which step a worker should run next ("preview" | "commit"),
+    # who claimed it (host:pid, so a dead worker's job is recognised as failed) and when it
+    # last reported progress.
+    next_step: Mapped[str | None] = mapped_column(String(10))
+    claimed_by: Mapped[str | None] = mapped_column(String(120))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    skip_errors: Mapped[bool] = mapped_column(Boolean, default=False)
+    committed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    committed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Joined: the history page shows who uploaded each file without a query per row.
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id], lazy="joined")
+
+
+class ImportRow(db.Model):
+    """One row of an import's dry run: what it will do, why, and the typed input to apply.
+
+    The commit applies these rows and never parses the file again; the preview pages and the
+    error file read them too.
+    """
+
+    __tablename__ = "import_rows"
+    __table_args__ = (Index("ix_import_rows_job_action_number", "job_id", "action", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("import_jobs.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)  # the row number the file itself shows
+    # create | update | unchanged | error (activities); counts rows use the same words.
+    action: Mapped[str] = mapped_column(String(10))
+    close: Mapped[str] = mapped_column(String(10), default="")  # "" | close | refused
+    activity_id: Mapped[int | None] = mapped_column(Integer)
+    version: Mapped[int | None] = mapped_column(Integer)  # what the preview saw
+    provider_activity_id: Mapped[str] = mapped_column(String(64), default="")
+    title: Mapped[str] = mapped_column(String(500), default="")
+    input_json: Mapped[str | None] = mapped_column(Text)
+    changes_json: Mapped[str | None] = mapped_column(Text)
+    messages_json: Mapped[str | None] = mapped_column(Text)
+    raw_json: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditEvent(db.Model):

@@ -149,19 +149,28 @@ def _identity_errors(provider: Provider, a: Activity | None, data: ActivityInput
     return errors
 
 
-def check_activity(provider: Provider, a: Activity | None, data: ActivityInput) -> Errors:
-    """Everything that blocks saving: Draft-level rules, unique ID, locked year, MOC boards."""
+def input_errors(data: ActivityInput, end_year_locked: bool) -> Errors:
+    """What blocks saving `data` whatever the other rows say: Draft-level rules, a locked end
+    year, MOC boards. Shared by the form and batch imports (which know the locks already)."""
     errors: Errors = {}
     for problem in rules.draft_problems(data.facts()):
         errors.setdefault(problem.field, []).append(problem.message)
-    errors.update(_identity_errors(provider, a, data))
-    if data.end_date and cycle.is_year_locked(provider.id, data.end_date.year):
+    if data.end_date and end_year_locked:
         message = LOCKED.format(year=data.end_date.year) + ": choose an end date in another year."
         errors.setdefault("end_date", []).append(message)
     boards = [m.board for m in data.moc]
     if "" in boards or len(set(boards)) != len(boards):
         # The table allows one row per board; the form reports this per row already.
         errors.setdefault("moc", []).append("Enter each MOC board once, with its name.")
+    return errors
+
+
+def check_activity(provider: Provider, a: Activity | None, data: ActivityInput) -> Errors:
+    """Everything that blocks saving: Draft-level rules, unique ID, locked year, MOC boards."""
+    locked = bool(data.end_date) and cycle.is_year_locked(provider.id, data.end_date.year)
+    errors = input_errors(data, locked)
+    for key, messages in _identity_errors(provider, a, data).items():
+        errors.setdefault(key, []).extend(messages)
     return errors
 
 
@@ -197,6 +206,40 @@ def _snapshot(a: Activity) -> dict[str, Any]:
         for m in sorted(a.moc_registrations, key=lambda m: m.board)
     ]
     return out
+
+
+def input_snapshot(data: ActivityInput, pid: str, stored_accme_id: int | None) -> dict[str, Any]:
+    """What `_snapshot` would give after saving `data` with this ID: compared with the stored
+    snapshot, it says what a batch row changes without touching the activity."""
+    out: dict[str, Any] = {
+        "provider_activity_id": pid,
+        "accme_activity_id": stored_accme_id
+        if stored_accme_id is not None
+        else data.accme_activity_id,
+    }
+    out.update({name: _plain(getattr(data, name)) for name in SCALARS})
+    out["joint_providers"] = list(data.joint_providers)
+    out["supporters"] = [
+        dict(
+            name=s.name,
+            kind=s.kind,
+            amount_cents=s.amount_cents,
+            in_kind_nature=s.in_kind_nature,
+            in_kind_other=s.in_kind_other,
+        )
+        for s in data.supporters
+    ]
+    out["moc"] = [
+        dict(board=m.board, credit_types=", ".join(m.credit_types), points=_plain(m.points))
+        | dict(practice_areas="\n".join(m.practice_areas))
+        for m in sorted(data.moc, key=lambda m: m.board)
+    ]
+    return out
+
+
+def snapshot(a: Activity) -> dict[str, Any]:
+    """What the form manages of a stored activity, as JSON-friendly values."""
+    return _snapshot(a)
 
 
 def _sync_rows(rows: list, wanted: list[dict[str, Any]], model: type) -> None:
@@ -365,6 +408,8 @@ __all__ = [
     "delete_activity",
     "delete_refusal",
     "edit_refusal",
+    "input_errors",
+    "input_snapshot",
     "next_provider_activity_id",
     "save_activity",
 ]

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 
-from sqlalchemy import and_, asc, desc, exists, func, or_, select
+from sqlalchemy import Select, and_, asc, desc, exists, func, or_, select
 from sqlalchemy.orm import raiseload
 
 from ..domain.formats import FORMATS
@@ -182,20 +182,29 @@ def _view_conditions(f: ActivityFilter, today: date) -> list:
     return []
 
 
+def _order(f: ActivityFilter) -> tuple:
+    """The list's ORDER BY: the chosen column, then id, so equal values keep a stable order."""
+    direction = desc if f.dir == "desc" else asc
+    return direction(SORTS[f.sort]), direction(Activity.id)
+
+
+def filtered_select(provider_id: int, f: ActivityFilter, today: date) -> Select:
+    """Every activity matching a filter, in the list's order, without paging (exports)."""
+    return select(Activity).where(*conditions(provider_id, f, today)).order_by(*_order(f))
+
+
 def list_activities(provider_id: int, f: ActivityFilter, today: date) -> ActivityPage:
     """One page of the provider's activities: exactly two queries (count, then rows)."""
     cond = conditions(provider_id, f, today)
     # count(*), not count(id): the database may then count the narrowest index's entries.
     total = db.session.scalar(select(func.count()).select_from(Activity).where(*cond)) or 0
     page = clamp_page(f.page, total, f.per_page)
-    order = SORTS[f.sort]
-    direction = desc if f.dir == "desc" else asc
     rows = list(
         db.session.scalars(
             select(Activity)
             .where(*cond)
             .options(raiseload("*"))
-            .order_by(direction(order), direction(Activity.id))
+            .order_by(*_order(f))
             .limit(f.per_page)
             .offset((page - 1) * f.per_page)
         )
@@ -208,4 +217,12 @@ def _row_status(a: Activity, today: date) -> str:
     return status_from_level(a.completeness, a.end_date, a.closed_at is not None, today).value
 
 
-__all__ = ["PAGE_SIZES", "SORTS", "VIEWS", "ActivityFilter", "ActivityPage", "Status"]
+__all__ = [
+    "PAGE_SIZES",
+    "SORTS",
+    "VIEWS",
+    "ActivityFilter",
+    "ActivityPage",
+    "Status",
+    "filtered_select",
+]

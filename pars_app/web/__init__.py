@@ -39,8 +39,10 @@ def init_app(app: Flask) -> None:
         contacts,
         dashboard,
         enduring,
+        exports,
         filters,
         health,
+        imports,
         summary,
     )
 
@@ -57,8 +59,13 @@ def init_app(app: Flask) -> None:
         accreditor.bp,
         audit.bp,
         summary.bp,
+        exports.bp,
+        imports.bp,
     ):
         app.register_blueprint(bp)
+    from .help import bp as help_bp  # the step guides (/help)
+
+    app.register_blueprint(help_bp)
     app.cli.add_command(pars_cli)
     install_security_headers(app)
     filters.install(app)

@@ -417,3 +417,24 @@ def test_column_labels_use_the_files_own_headers():
 def test_group_columns_reach_the_form_limits():
     headers = {c.header for c in activity_columns(50, 8)}
     assert {"Supporter 50 Other Nature", "MOC 8 Practice Areas"} <= headers
+
+
+@pytest.mark.parametrize(
+    ("value", "number_format"),
+    [(-(10**15), "mm/dd/yyyy"), (10**15, "[h]:mm:ss")],
+    ids=["date-far-out-of-range", "duration-too-long"],
+)
+def test_a_cell_calamine_cannot_convert_refuses_the_file_naming_its_row(value, number_format):
+    # Found by the import fuzzing: calamine panics (a BaseException) or overflows on these.
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Activities"
+    ws.append(["Provider Activity ID", "Activity Title", "Format", "Start Date", "End Date"])
+    ws.append(["A-1", "Title", "JN", value, date(2025, 1, 2)])
+    ws["D2"].number_format = number_format
+    out = io.BytesIO()
+    wb.save(out)
+    with pytest.raises(UnreadableFile, match="Row 2 has a value that cannot be read"):
+        list(read_file("far.xlsx", out.getvalue()).rows)

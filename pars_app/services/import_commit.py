@@ -1,0 +1,423 @@
+"""Applying a previewed activity import: one transaction, set-based writes, re-validated.
+
+The preview stored each row's typed input (`ImportRow.input_json`); this module applies those
+rows without reading the file again. Before writing it checks, in the same transaction, that
+nothing the preview relied on has moved: an activity changed, closed or deleted since, an ID
+taken by someone else, a year locked since. Any such row aborts the whole commit (a failed
+batch writes nothing) and is reported, so the user previews again instead of overwriting.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, insert, select, update
+
+from ..domain import status as rules
+from ..extensions import db
+from ..models import (
+    Activity,
+    AuditEvent,
+    CommercialSupporter,
+    ImportRow,
+    JointProvider,
+    MocRegistration,
+    Provider,
+)
+from . import clock
+from .activity_close import locked_years
+from .activity_edit import CLOSED_ACTION, LOCKED, SCALARS, next_provider_activity_id
+from .activity_input import ActivityInput
+from .import_plan import CLOSE, CREATE, UPDATE, input_from_json
+
+CHUNK = 1000
+
+
+@dataclass
+class Conflict:
+    """A previewed row that no longer holds: the commit is refused because of it."""
+
+    number: int
+    provider_activity_id: str
+    message: str
+
+
+@dataclass
+class CommitResult:
+    created: int = 0
+    updated: int = 0
+    closed: int = 0
+    conflicts: list[Conflict] = field(default_factory=list)
+
+
+@dataclass
+class _Plan:
+    """The columns of an `ImportRow` the commit needs (read as plain rows, not ORM objects)."""
+
+    number: int
+    action: str
+    close: str
+    activity_id: int | None
+    version: int | None
+    provider_activity_id: str
+    changes_json: str | None
+
+
+@dataclass
+class _Row:
+    plan: _Plan
+    data: ActivityInput
+    legacy: dict | None
+    derived: tuple[str, int] | None
+
+
+_PLAN_COLUMNS = (
+    ImportRow.number,
+    ImportRow.action,
+    ImportRow.close,
+    ImportRow.activity_id,
+    ImportRow.version,
+    ImportRow.provider_activity_id,
+    ImportRow.changes_json,
+    ImportRow.input_json,
+)
+
+
+def _chunks(job_id: int, actions: Sequence[str]) -> Iterator[list[_Row]]:
+    """The job's rows to apply, in file order, a chunk at a time (memory stays flat)."""
+    last = 0
+    while True:
+        found = db.session.execute(
+            select(*_PLAN_COLUMNS)
+            .where(
+                ImportRow.job_id == job_id,
+                ImportRow.action.in_(actions),
+                ImportRow.number > last,
+            )
+            .order_by(ImportRow.number)
+            .limit(CHUNK)
+        ).all()
+        if not found:
+            return
+        last = found[-1].number
+        rows = []
+        for r in found:
+            data, legacy, derived = input_from_json(r.input_json or "{}")
+            rows.append(_Row(_Plan(*r[:-1]), data, legacy, derived))
+        yield rows
+
+
+def _lock_provider(provider_id: int) -> None:
+    """Serialise imports of one provider: generated IDs and re-validation must not interleave.
+
+    On PostgreSQL the provider row is locked until commit; on SQLite the job update that opens
+    the transaction already holds the database's single write lock.
+    """
+    db.session.execute(
+        select(Provider.id).where(Provider.id == provider_id).with_for_update()
+    ).all()
+
+
+def _current(provider_id: int, ids: list[int]) -> dict[int, tuple[int, Any, date]]:
+    rows = db.session.execute(
+        select(Activity.id, Activity.version, Activity.closed_at, Activity.end_date)
+        .where(Activity.provider_id == provider_id, Activity.id.in_(ids))
+        .with_for_update()
+    ).all()
+    return {r.id: (r.version, r.closed_at, r.end_date) for r in rows}
+
+
+def _taken(provider_id: int, pids: list[str]) -> set[str]:
+    if not pids:
+        return set()
+    return set(
+        db.session.scalars(
+            select(Activity.provider_activity_id).where(
+                Activity.provider_id == provider_id, Activity.provider_activity_id.in_(pids)
+            )
+        )
+    )
+
+
+def _check_chunk(provider_id: int, rows: list[_Row], locked: frozenset[int]) -> list[Conflict]:
+    """Rows of this chunk whose preview no longer matches the stored data."""
+    out: list[Conflict] = []
+    current = _current(provider_id, [r.plan.activity_id for r in rows if r.plan.activity_id])
+    taken = _taken(
+        provider_id,
+        [
+            r.plan.provider_activity_id
+            for r in rows
+            if r.plan.action == CREATE and r.plan.provider_activity_id
+        ],
+    )
+    for r in rows:
+        p = r.plan
+        problem = None
+        if p.action == CREATE and p.provider_activity_id in taken:
+            problem = f"“{p.provider_activity_id}” was created by someone else since the preview."
+        elif p.activity_id is not None:
+            now = current.get(p.activity_id)
+            if now is None:
+                problem = "This activity was deleted since the preview."
+            elif now[0] != p.version:
+                problem = "This activity was changed since the preview."
+            elif now[2].year in locked:
+                problem = LOCKED.format(year=now[2].year) + " since the preview."
+        if problem is None and r.data.end_date and r.data.end_date.year in locked:
+            problem = LOCKED.format(year=r.data.end_date.year) + " since the preview."
+        if problem:
+            out.append(Conflict(p.number, p.provider_activity_id, problem))
+    return out
+
+
+class _IdSource:
+    """Generated Provider Activity IDs for rows without one: 2025-0001, 2025-0002, ..."""
+
+    def __init__(self, provider_id: int):
+        self.provider_id = provider_id
+        self.next: dict[int, int] = {}
+
+    def take(self, year: int) -> str:
+        if year not in self.next:
+            first = next_provider_activity_id(self.provider_id, year)
+            self.next[year] = int(first.split("-", 1)[1])
+        number = self.next[year]
+        self.next[year] = number + 1
+        return f"{year}-{number:04d}"
+
+
+def _columns(r: _Row) -> dict[str, Any]:
+    values = {name: getattr(r.data, name) for name in SCALARS}
+    if r.derived is None:  # a plan stored without them: evaluate now
+        report = rules.evaluate(r.data.facts(), clock.today())
+        r.derived = (report.level, len(report.problems))
+    values["completeness"], values["problem_count"] = r.derived
+    return values
+
+
+def _children(activity_id: int, data: ActivityInput) -> tuple[list, list, list]:
+    joint = [
+        dict(activity_id=activity_id, position=i, name=n)
+        for i, n in enumerate(data.joint_providers)
+    ]
+    supporters = [
+        dict(
+            activity_id=activity_id,
+            position=i,
+            name=s.name,
+            kind=s.kind,
+            amount_cents=s.amount_cents,
+            in_kind_nature=s.in_kind_nature,
+            in_kind_other=s.in_kind_other,
+        )
+        for i, s in enumerate(data.supporters)
+    ]
+    moc = [
+        dict(
+            activity_id=activity_id,
+            board=m.board,
+            credit_types=", ".join(m.credit_types),
+            points=m.points,
+            practice_areas="\n".join(m.practice_areas),
+        )
+        for m in data.moc
+    ]
+    return joint, supporters, moc
+
+
+def _insert_children(rows: list[tuple[int, ActivityInput]]) -> None:
+    joint, supporters, moc = [], [], []
+    for activity_id, data in rows:
+        j, s, m = _children(activity_id, data)
+        joint += j
+        supporters += s
+        moc += m
+    for model, values in (
+        (JointProvider, joint),
+        (CommercialSupporter, supporters),
+        (MocRegistration, moc),
+    ):
+        if values:
+            db.session.execute(insert(model.__table__), values)
+
+
+def _replace_children(ids: list[int], rows: list[tuple[int, ActivityInput]]) -> None:
+    for model in (JointProvider, CommercialSupporter, MocRegistration):
+        db.session.execute(delete(model.__table__).where(model.__table__.c.activity_id.in_(ids)))
+    _insert_children(rows)
+
+
+@dataclass
+class _Writer:
+    provider_id: int
+    user_id: int | None
+    job_id: int
+    now: datetime
+    today: date
+    ids: _IdSource
+    result: CommitResult
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def event(self, action: str, activity_id: int, changes_json: str | None = None) -> None:
+        # The changes are already JSON (stored by the preview): spliced in, not re-encoded.
+        details = f'{{"import_id": {self.job_id}'
+        if changes_json:
+            details += f', "changes": {changes_json}'
+        self.events.append(
+            dict(
+                at=self.now,
+                user_id=self.user_id,
+                provider_id=self.provider_id,
+                action=action,
+                entity_type="Activity",
+                entity_id=activity_id,
+                via="import",
+                details=details + "}",
+            )
+        )
+
+    def create(self, rows: list[_Row]) -> None:
+        if not rows:
+            return
+        values = []
+        for r in rows:
+            pid = r.plan.provider_activity_id or self.ids.take(r.data.start_date.year)
+            r.plan.provider_activity_id = pid
+            closing = r.plan.close == CLOSE
+            v = _columns(r)
+            v.update(
+                provider_id=self.provider_id,
+                provider_activity_id=pid,
+                accme_activity_id=r.data.accme_activity_id,
+                legacy_data=json.dumps(r.legacy) if r.legacy is not None else None,
+                created_by_id=self.user_id,
+                updated_by_id=self.user_id,
+                created_at=self.now,
+                updated_at=self.now,
+                version=1,
+                closed_at=self.now if closing else None,
+                closed_by_id=self.user_id if closing else None,
+            )
+            values.append(v)
+        # Core executemany, then the new ids by their (unique) Provider Activity IDs: RETURNING
+        # in parameter order would send one INSERT per row on SQLite (no sentinel column).
+        table = Activity.__table__
+        db.session.execute(insert(table), values)
+        pids = [v["provider_activity_id"] for v in values]
+        by_pid = dict(
+            db.session.execute(
+                select(table.c.provider_activity_id, table.c.id).where(
+                    table.c.provider_id == self.provider_id,
+                    table.c.provider_activity_id.in_(pids),
+                )
+            ).all()
+        )
+        ids = [by_pid[pid] for pid in pids]
+        _insert_children(list(zip(ids, (r.data for r in rows), strict=True)))
+        for activity_id, r in zip(ids, rows, strict=True):
+            r.plan.activity_id = activity_id
+            self.event("activity.created", activity_id, r.plan.changes_json)
+            if r.plan.close == CLOSE:
+                self.event(CLOSED_ACTION, activity_id)
+                self.result.closed += 1
+        self.result.created += len(rows)
+
+    def update(self, rows: list[_Row]) -> None:
+        changed = [r for r in rows if r.plan.action == UPDATE]
+        closing = [r for r in rows if r.plan.close == CLOSE]
+        params = []
+        for r in changed:
+            v = _columns(r)
+            if r.legacy is not None:
+                v["legacy_data"] = json.dumps(r.legacy)
+            params.append(
+                {f"v_{k}": value for k, value in v.items()}
+                | {"b_id": r.plan.activity_id, "b_version": r.plan.version + 1}
+            )
+        if params:
+            table = Activity.__table__
+            names = [k[2:] for k in params[0] if k.startswith("v_")]
+            keys = set(names)
+            # Rows without legacy columns leave theirs alone: fill in the stored value.
+            if any("v_legacy_data" in p for p in params):
+                for p, r in zip(params, changed, strict=True):
+                    p.setdefault(
+                        "v_legacy_data", None if r.legacy is None else json.dumps(r.legacy)
+                    )
+                keys.add("legacy_data")
+            statement = (
+                update(table)
+                .where(table.c.id == bindparam("b_id"))
+                .values(
+                    {k: bindparam(f"v_{k}") for k in keys}
+                    | {
+                        "version": bindparam("b_version"),
+                        "updated_at": self.now,
+                        "updated_by_id": self.user_id,
+                    }
+                )
+            )
+            db.session.execute(statement, params)
+            _replace_children(
+                [r.plan.activity_id for r in changed],
+                [(r.plan.activity_id, r.data) for r in changed],
+            )
+            for r in changed:
+                self.event("activity.updated", r.plan.activity_id, r.plan.changes_json)
+            self.result.updated += len(changed)
+        self._close([r for r in closing if r.plan.action == UPDATE], bumped=True)
+        self._close([r for r in closing if r.plan.action != UPDATE], bumped=False)
+
+    def _close(self, rows: list[_Row], bumped: bool) -> None:
+        if not rows:
+            return
+        table = Activity.__table__
+        version = bindparam("b_version")
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(closed_at=self.now, closed_by_id=self.user_id, version=version)
+        )
+        # A row that also updated fields has its version bumped once already.
+        params = [
+            {"b_id": r.plan.activity_id, "b_version": r.plan.version + (2 if bumped else 1)}
+            for r in rows
+        ]
+        db.session.execute(statement, params)
+        for r in rows:
+            self.event(CLOSED_ACTION, r.plan.activity_id)
+        self.result.closed += len(rows)
+
+    def flush_events(self) -> None:
+        if self.events:
+            db.session.execute(insert(AuditEvent.__table__), self.events)
+            self.events = []
+
+
+def apply_activity_rows(
+    job_id: int, provider_id: int, user_id: int | None, now: datetime, today: date
+) -> CommitResult:
+    """Apply the job's create/update/close rows in the caller's transaction.
+
+    Returns the counts, or the conflicts found (then nothing must be committed: the caller
+    rolls back).
+    """
+    _lock_provider(provider_id)
+    locked = locked_years(provider_id)
+    result = CommitResult()
+    writer = _Writer(provider_id, user_id, job_id, now, today, _IdSource(provider_id), result)
+    for rows in _chunks(job_id, (CREATE, UPDATE, "unchanged")):
+        rows = [r for r in rows if r.plan.action != "unchanged" or r.plan.close == CLOSE]
+        conflicts = _check_chunk(provider_id, rows, locked)
+        if conflicts or result.conflicts:
+            result.conflicts += conflicts
+            continue  # keep checking, to report every row at once; nothing will be kept
+        writer.create([r for r in rows if r.plan.action == CREATE])
+        writer.update([r for r in rows if r.plan.action != CREATE])
+        writer.flush_events()
+    return result

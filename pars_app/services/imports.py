@@ -1,0 +1,425 @@
+"""Batch imports (spec §9, issue 4): upload → dry-run preview → commit, one pipeline for the web
+upload, the CLI and the job queue.
+
+A job moves through: queued → previewing → previewed → commit_queued → committing →
+committed. Off that path: refused (the file itself cannot be read safely: nothing to retry),
+failed (the worker died or hit a bug: retry), stale (the data changed between the preview and
+the commit: preview again), discarded (the user dropped it).
+
+The preview reads the file once, plans every row (`import_plan`, `import_counts`) and stores
+the plan as `ImportRow`s, committing progress every chunk so a progress bar can follow it. The
+commit applies the stored plan in one transaction (`import_commit`) and never reads the file
+again. Nothing the user has not seen in the preview is ever written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
+from pathlib import PurePath
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import delete, func, select, update
+
+from ..extensions import db
+from ..io import DEFAULT_LIMITS, FileRefused, Limits, RawRow, read_file
+from ..io.error_file import ErrorRow, write_error_rows
+from ..models import Activity, ImportJob, ImportRow, Provider
+from . import audit, clock
+from .activity_close import locked_years
+from .import_commit import CommitResult, apply_activity_rows
+from .import_counts import CountsContext, apply_counts_rows, plan_counts_row, snapshots_of
+from .import_plan import CLOSE, CLOSE_REFUSED, ERROR, PlanContext, plan_activity_row
+from .paging import Paged, clamp_page
+
+QUEUED, PREVIEWING, PREVIEWED = "queued", "previewing", "previewed"
+COMMIT_QUEUED, COMMITTING, COMMITTED = "commit_queued", "committing", "committed"
+REFUSED, FAILED, STALE, DISCARDED = "refused", "failed", "stale", "discarded"
+WAITING = frozenset({QUEUED, COMMIT_QUEUED})
+RUNNING = frozenset({PREVIEWING, COMMITTING})
+STATUS_LABELS = {
+    QUEUED: "Waiting to be read",
+    PREVIEWING: "Reading and checking",
+    PREVIEWED: "Preview ready: nothing written yet",
+    COMMIT_QUEUED: "Waiting to be imported",
+    COMMITTING: "Importing",
+    COMMITTED: "Imported",
+    REFUSED: "File refused",
+    FAILED: "Failed: nothing written",
+    STALE: "Changed since the preview: nothing written",
+    DISCARDED: "Discarded: nothing written",
+}
+CHUNK = 500
+PER_PAGE = 50
+SHOWS = ("all", "create", "update", "close", "unchanged", "error", "warning")
+
+
+class ImportRefused(ValueError):
+    """The asked step cannot be taken now; the message says why."""
+
+
+@dataclass(frozen=True)
+class ImportCounts:
+    """What a preview found (or a commit did), by kind of row."""
+
+    created: int = 0
+    updated: int = 0
+    closed: int = 0
+    unchanged: int = 0
+    errors: int = 0
+    warnings: int = 0
+    close_refused: int = 0
+
+    def line(self) -> str:
+        """The CLI's one-line summary (DESIGN.md §4)."""
+        return (
+            f"created {self.created}, updated {self.updated}, closed {self.closed}, "
+            f"unchanged {self.unchanged}, errors {self.errors}"
+        )
+
+    @property
+    def changes(self) -> int:
+        return self.created + self.updated + self.closed
+
+
+def counts_of(job: ImportJob) -> ImportCounts:
+    """The counts stored with a job (zeros before its preview)."""
+    return ImportCounts(**json.loads(job.counts_json)) if job.counts_json else ImportCounts()
+
+
+def limits() -> Limits:
+    """Upload limits: the request's size cap also bounds what the readers accept."""
+    cap = current_app.config.get("MAX_CONTENT_LENGTH") or DEFAULT_LIMITS.max_bytes
+    return Limits(max_bytes=int(cap))
+
+
+# --- Creating and steering a job --------------------------------------------------------------
+
+
+def _clean_name(filename: str) -> str:
+    name = PurePath((filename or "").replace("\\", "/")).name.strip()
+    return "".join(ch for ch in name if ch.isprintable())[:255] or "upload"
+
+
+def create_job(
+    provider: Provider, user_id: int | None, filename: str, data: bytes, now: datetime, via: str
+) -> ImportJob:
+    """Store an upload as a queued job (its preview runs next); audited."""
+    job = ImportJob(
+        provider_id=provider.id,
+        created_by_id=user_id,
+        created_at=now,
+        filename=_clean_name(filename),
+        content=data,
+        status=QUEUED,
+        next_step="preview",
+    )
+    db.session.add(job)
+    db.session.flush()
+    audit.record(
+        "import.uploaded",
+        user_id=user_id,
+        provider_id=provider.id,
+        entity=job,
+        via=via,
+        filename=job.filename,
+        size=len(data),
+    ).at = now
+    db.session.commit()
+    return job
+
+
+def request_commit(job: ImportJob, user_id: int | None, skip_errors: bool, now: datetime) -> None:
+    """Queue the commit of a previewed job. Refused while rows are in error, unless the user
+    chose to leave them out; refused when there is nothing to write."""
+    if job.status != PREVIEWED:
+        raise ImportRefused(f"This import cannot be confirmed now ({STATUS_LABELS[job.status]}).")
+    counts = counts_of(job)
+    if counts.errors and not skip_errors:
+        raise ImportRefused(
+            f"{counts.errors:,} row(s) have errors. Fix them and upload the file again, or "
+            "choose to import the other rows and leave those out."
+        )
+    if not counts.changes:
+        raise ImportRefused("Nothing to import: no row creates, updates or closes anything.")
+    job.status, job.next_step = COMMIT_QUEUED, "commit"
+    job.skip_errors = bool(skip_errors)
+    job.committed_by_id, job.error = user_id, None
+    db.session.commit()
+
+
+def discard(job: ImportJob, user_id: int | None, now: datetime) -> None:
+    """Drop a previewed (or failed, stale) job: nothing was written, and nothing will be."""
+    if job.status not in (PREVIEWED, FAILED, STALE, REFUSED):
+        raise ImportRefused(f"This import cannot be discarded now ({STATUS_LABELS[job.status]}).")
+    job.status, job.next_step, job.finished_at = DISCARDED, None, now
+    db.session.execute(delete(ImportRow).where(ImportRow.job_id == job.id))
+    job.content = None  # the file is not needed any more; its history line stays
+    audit.record(
+        "import.discarded", user_id=user_id, provider_id=job.provider_id, entity=job
+    ).at = now
+    db.session.commit()
+
+
+def retry(job: ImportJob) -> None:
+    """Run a failed step again, or preview a stale job again against the current data."""
+    if job.status == FAILED and job.content is not None:
+        job.next_step = job.next_step or "preview"
+    elif job.status == STALE:
+        job.next_step = "preview"
+    else:
+        raise ImportRefused(f"This import cannot be retried ({STATUS_LABELS[job.status]}).")
+    job.status = COMMIT_QUEUED if job.next_step == "commit" else QUEUED
+    job.error, job.claimed_by = None, None
+    db.session.commit()
+
+
+# --- The preview ------------------------------------------------------------------------------
+
+
+def _chunks(rows: Iterator[RawRow]) -> Iterator[list[RawRow]]:
+    while chunk := list(islice(rows, CHUNK)):
+        yield chunk
+
+
+def _existing(provider_id: int, chunk: list[RawRow]) -> dict[str, Activity]:
+    pids = {str(r.values.get("provider_activity_id") or "").strip() for r in chunk} - {""}
+    if not pids:
+        return {}
+    found = db.session.scalars(
+        select(Activity).where(
+            Activity.provider_id == provider_id, Activity.provider_activity_id.in_(pids)
+        )
+    )
+    return {a.provider_activity_id: a for a in found}
+
+
+def _plan_chunk(kind: str, chunk: list[RawRow], ctx: PlanContext, provider_id: int) -> list:
+    existing = _existing(provider_id, chunk)
+    pid = lambda r: str(r.values.get("provider_activity_id") or "").strip()  # noqa: E731
+    if kind == "counts":
+        assert isinstance(ctx, CountsContext)
+        ctx.snapshots = snapshots_of([a.id for a in existing.values() if a.format == "EM"])
+        return [plan_counts_row(r, existing.get(pid(r)), ctx) for r in chunk]
+    return [plan_activity_row(r, existing.get(pid(r)), ctx) for r in chunk]
+
+
+def _tally(tally: Counter, plans: list) -> None:
+    for p in plans:
+        tally[p.action] += 1
+        tally["closed"] += p.close == CLOSE
+        tally["close_refused"] += p.close == CLOSE_REFUSED
+        tally["warnings"] += any(m.level == "warning" for m in p.messages)
+
+
+def _refuse(job: ImportJob, err: FileRefused, now: datetime) -> None:
+    db.session.rollback()
+    db.session.execute(delete(ImportRow).where(ImportRow.job_id == job.id))
+    job.status, job.next_step, job.claimed_by, job.finished_at = REFUSED, None, None, now
+    job.error = err.message
+    job.report_json = json.dumps([str(e) for e in err.errors]) if err.errors else None
+    db.session.commit()
+
+
+def run_preview(job: ImportJob) -> None:
+    """Read, check and plan every row of the job's file, committing progress as it goes."""
+    db.session.execute(delete(ImportRow).where(ImportRow.job_id == job.id))
+    job.processed_rows, job.total_rows, job.counts_json = 0, 0, None
+    db.session.commit()
+    today = clock.today()
+    try:
+        result = read_file(job.filename, job.content or b"", limits())
+        job.kind, job.total_rows = result.kind, result.total_hint or 0
+        cls = CountsContext if result.kind == "counts" else PlanContext
+        ctx = cls(today, locked_years(job.provider_id), result.column_label)
+        tally: Counter = Counter()
+        for chunk in _chunks(result.rows):
+            plans = _plan_chunk(result.kind, chunk, ctx, job.provider_id)
+            db.session.execute(ImportRow.__table__.insert(), [p.as_values(job.id) for p in plans])
+            _tally(tally, plans)
+            job.processed_rows += len(chunk)
+            job.total_rows = max(job.total_rows, job.processed_rows)
+            job.heartbeat_at = clock.now()
+            db.session.commit()
+    except FileRefused as err:  # damage found part-way through (a text file's quoting)
+        _refuse(job, err, clock.now())
+        return
+    if not job.processed_rows:
+        _refuse(job, FileRefused("The file has a header but no rows to import."), clock.now())
+        return
+    job.counts_json = json.dumps(
+        ImportCounts(
+            created=tally["create"],
+            updated=tally["update"],
+            closed=tally["closed"],
+            unchanged=tally["unchanged"],
+            errors=tally["error"],
+            warnings=tally["warnings"],
+            close_refused=tally["close_refused"],
+        ).__dict__
+    )
+    job.status, job.next_step, job.claimed_by = PREVIEWED, None, None
+    job.total_rows = job.processed_rows
+    db.session.commit()
+
+
+# --- The commit -------------------------------------------------------------------------------
+
+
+def _conflict_report(result: CommitResult) -> str:
+    return json.dumps(
+        [
+            {
+                "number": c.number,
+                "provider_activity_id": c.provider_activity_id,
+                "message": c.message,
+            }
+            for c in result.conflicts[:200]
+        ]
+    )
+
+
+def run_commit(job: ImportJob) -> None:
+    """Apply the previewed rows in one transaction; on any conflict write nothing."""
+    now, job_id, provider_id = clock.now(), job.id, job.provider_id
+    user_id = job.committed_by_id
+    # The first statement of the transaction is a write: on SQLite it takes the write lock
+    # now, so nobody can change the rows between our checks and our writes.
+    db.session.execute(update(ImportJob).where(ImportJob.id == job_id).values(heartbeat_at=now))
+    apply = apply_counts_rows if job.kind == "counts" else apply_activity_rows
+    result = apply(job_id, provider_id, user_id, now, clock.today())
+    if result.conflicts:
+        db.session.rollback()
+        job = db.session.get(ImportJob, job_id)
+        job.status, job.next_step, job.claimed_by, job.finished_at = STALE, None, None, now
+        job.error = (
+            f"{len(result.conflicts):,} row(s) changed since the preview, so nothing was "
+            "imported. Preview the file again to see the current differences."
+        )
+        job.report_json = _conflict_report(result)
+        db.session.commit()
+        return
+    previewed = counts_of(job)
+    done = ImportCounts(
+        created=result.created,
+        updated=result.updated,
+        closed=result.closed,
+        unchanged=previewed.unchanged,
+        errors=previewed.errors if job.skip_errors else 0,
+        warnings=previewed.warnings,
+        close_refused=previewed.close_refused,
+    )
+    job.counts_json = json.dumps(done.__dict__)
+    job.status, job.next_step, job.claimed_by = COMMITTED, None, None
+    job.committed_at = job.finished_at = now
+    audit.record(
+        "import.committed",
+        user_id=user_id,
+        provider_id=provider_id,
+        entity=job,
+        via="import",
+        filename=job.filename,
+        kind=job.kind,
+        counts=done.__dict__,
+        skipped_errors=bool(job.skip_errors),
+    ).at = now
+    db.session.commit()
+
+
+# --- Reading jobs back ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RowsPage(Paged):
+    rows: list[ImportRow]
+    show: str
+    total: int
+    page: int
+    per_page: int = PER_PAGE
+
+
+def _show_filter(show: str) -> list:
+    if show == "close":
+        return [ImportRow.close != ""]
+    if show == "warning":
+        return [ImportRow.messages_json.like('%"level": "warning"%')]
+    if show in ("create", "update", "unchanged", "error"):
+        return [ImportRow.action == show]
+    return []
+
+
+def rows_page(job: ImportJob, show: str, page: int) -> RowsPage:
+    """One page of the job's planned rows, optionally only one kind (two queries)."""
+    show = show if show in SHOWS else "all"
+    where = [ImportRow.job_id == job.id, *_show_filter(show)]
+    total = db.session.scalar(select(func.count()).select_from(ImportRow).where(*where)) or 0
+    page = clamp_page(page, total, PER_PAGE)
+    rows = db.session.scalars(
+        select(ImportRow)
+        .where(*where)
+        .order_by(ImportRow.number)
+        .limit(PER_PAGE)
+        .offset((page - 1) * PER_PAGE)
+    ).all()
+    return RowsPage(list(rows), show, total, page)
+
+
+@dataclass(frozen=True)
+class HistoryPage(Paged):
+    jobs: list[ImportJob]
+    total: int
+    page: int
+    per_page: int = 25
+
+
+def history(provider_id: int, page: int) -> HistoryPage:
+    """The provider's imports, newest first."""
+    where = [ImportJob.provider_id == provider_id]
+    total = db.session.scalar(select(func.count()).select_from(ImportJob).where(*where)) or 0
+    page = clamp_page(page, total, 25)
+    jobs = db.session.scalars(
+        select(ImportJob)
+        .where(*where)
+        .order_by(ImportJob.created_at.desc(), ImportJob.id.desc())
+        .limit(25)
+        .offset((page - 1) * 25)
+    ).all()
+    return HistoryPage(list(jobs), total, page)
+
+
+def messages_of(row: ImportRow) -> list[dict[str, str]]:
+    return json.loads(row.messages_json) if row.messages_json else []
+
+
+def changes_of(row: ImportRow) -> dict[str, Any]:
+    return json.loads(row.changes_json) if row.changes_json else {}
+
+
+def error_rows(job: ImportJob) -> Iterator[ErrorRow]:
+    for row in db.session.scalars(
+        select(ImportRow)
+        .where(ImportRow.job_id == job.id, ImportRow.action == ERROR)
+        .order_by(ImportRow.number)
+        .execution_options(yield_per=1000)
+    ):
+        errors = [f"{m['column']}: {m['text']}" for m in messages_of(row) if m["level"] == "error"]
+        values = json.loads(row.raw_json) if row.raw_json else {}
+        yield ErrorRow(row.number, "\n".join(errors), values)
+
+
+def error_file(job: ImportJob) -> bytes:
+    """The rows in error as a workbook, ready to fix and upload again."""
+    return write_error_rows(error_rows(job), counts=job.kind == "counts")
+
+
+def report_of(job: ImportJob) -> list[dict[str, Any]]:
+    """A refused file's line errors, or a stale commit's rows, as stored with the job."""
+    if not job.report_json:
+        return []
+    found = json.loads(job.report_json)
+    return [item if isinstance(item, dict) else {"message": item} for item in found]

@@ -1,0 +1,186 @@
+"""The import pipeline end to end at the service level: preview, commit, conflicts, counts."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+import time_machine
+from sqlalchemy import func, select
+
+from pars_app.extensions import db
+from pars_app.io import write_activities
+from pars_app.models import Activity, AuditEvent, ImportJob, ImportRow, User
+from pars_app.services import imports, jobs
+from tests.factories import make_activity, make_provider, make_user
+from tests.unit.test_io_fixtures import full_record as _full_record
+
+
+def full_record(i: int = 1) -> dict:
+    """The io fixture's record, complete enough to close (ABP needs a practice area)."""
+    record = _full_record(i)
+    record["moc"][1]["practice_areas"] = ["Pediatrics"]
+    return record
+
+
+NOW = datetime(2026, 2, 15, 18, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _frozen():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def who(ctx):
+    provider = make_provider()
+    user = make_user(provider=provider)
+    db.session.commit()
+    return provider, user
+
+
+def preview(provider, user, name: str, data: bytes) -> ImportJob:
+    job = imports.create_job(provider, user.id, name, data, NOW, "web")
+    jobs.run(job.id)
+    return db.session.get(ImportJob, job.id)
+
+
+def commit(job: ImportJob, user, skip: bool = False) -> ImportJob:
+    imports.request_commit(job, user.id, skip, NOW)
+    jobs.run(job.id)
+    db.session.expire_all()
+    return db.session.get(ImportJob, job.id)
+
+
+def test_full_template_rows_preview_then_commit_create_exactly_what_was_shown(who):
+    provider, user = who
+    data = write_activities([full_record(1), full_record(2)])
+    job = preview(provider, user, "acts.xlsx", data)
+    assert job.status == "previewed", job.error
+    counts = imports.counts_of(job)
+    assert (counts.created, counts.updated, counts.errors) == (2, 0, 0)
+    assert db.session.scalar(select(func.count()).select_from(Activity)) == 0
+    job = commit(job, user)
+    assert job.status == "committed", job.error
+    acts = db.session.scalars(select(Activity).order_by(Activity.provider_activity_id)).all()
+    assert [a.provider_activity_id for a in acts] == ["2025-0001", "2025-0002"]
+    a = acts[0]
+    assert a.credits == Decimal("12.25")
+    assert [j.name for j in a.joint_providers] == ["Lakeside Heart Society", "North Clinic"]
+    assert [s.name for s in a.supporters] == ["Acme Pharma", "Scope Co", "Lab Inc"]
+    assert {m.board for m in a.moc_registrations} == {"ABIM", "ABP"}
+    assert a.closed_at is not None  # Close Activity = Yes, and it is complete and ended
+    actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.via == "import"))
+    assert sorted(actions) == sorted(
+        ["activity.created"] * 2 + ["activity.closed"] * 2 + ["import.committed"]
+    )
+    # The same file again: every row unchanged.
+    again = preview(provider, user, "acts.xlsx", data)
+    c = imports.counts_of(again)
+    assert (c.created, c.updated, c.unchanged, c.errors) == (0, 0, 2, 0), [
+        (r.number, r.changes_json, r.messages_json)
+        for r in db.session.scalars(select(ImportRow).where(ImportRow.job_id == again.id))
+    ]
+
+
+def test_a_row_in_error_blocks_the_commit_and_writes_nothing(who):
+    provider, user = who
+    bad = full_record(2) | {"start_date": "31/31/2025", "format": "Nonsense"}
+    job = preview(provider, user, "acts.xlsx", write_activities([full_record(1), bad]))
+    counts = imports.counts_of(job)
+    assert (counts.created, counts.errors) == (1, 1)
+    row = db.session.scalar(select(ImportRow).where(ImportRow.action == "error"))
+    messages = imports.messages_of(row)
+    assert row.number == 3
+    assert {m["column"] for m in messages} >= {"Start Date", "Format"}
+    with pytest.raises(imports.ImportRefused):
+        imports.request_commit(job, user.id, False, NOW)
+    assert db.session.scalar(select(func.count()).select_from(Activity)) == 0
+    job = commit(job, user, skip=True)
+    assert job.status == "committed"
+    assert db.session.scalar(select(func.count()).select_from(Activity)) == 1
+
+
+def test_update_shows_before_and_after_and_a_change_since_preview_is_not_overwritten(who):
+    provider, user = who
+    a = make_activity(provider, provider_activity_id="X-1", title="Old title")
+    db.session.commit()
+    record = {
+        "provider_activity_id": "X-1",
+        "title": "New title",
+        "format": "JN",
+        "start_date": date(2025, 3, 1),
+        "end_date": date(2025, 3, 31),
+    }
+    # Only the columns given: the others are left as they are.
+    from tests.unit.test_io_fixtures import xlsx_bytes
+
+    data = xlsx_bytes(
+        [
+            ["Provider Activity ID", "Activity Title", "Format", "Start Date", "End Date"],
+            ["X-1", "New title", "Journal-based CME", date(2025, 3, 1), date(2025, 3, 31)],
+        ]
+    )
+    del record
+    job = preview(provider, user, "upd.xlsx", data)
+    row = db.session.scalar(select(ImportRow).where(ImportRow.job_id == job.id))
+    assert row.action == "update", row.messages_json
+    assert imports.changes_of(row) == {"title": ["Old title", "New title"]}
+    a = db.session.get(Activity, a.id)
+    a.title = "Someone else's title"
+    db.session.commit()
+    job = commit(job, user)
+    assert job.status == "stale"
+    assert "changed since the preview" in job.error
+    assert db.session.get(Activity, a.id).title == "Someone else's title"
+
+
+def test_refused_file_is_reported_and_nothing_is_kept(who):
+    provider, user = who
+    job = preview(
+        provider, user, "evil.xml", b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x/>'
+    )
+    assert job.status == "refused"
+    assert "DOCTYPE" in job.error or "entit" in job.error.lower()
+    assert db.session.scalar(select(func.count()).select_from(ImportRow)) == 0
+
+
+def test_error_file_holds_just_the_rows_in_error_and_reads_back(who):
+    provider, user = who
+    bad = full_record(2) | {"title": ""}
+    job = preview(provider, user, "acts.xlsx", write_activities([full_record(1), bad]))
+    data = imports.error_file(job)
+    from pars_app.io import read_file
+
+    rows = list(read_file("errors.xlsx", data).rows)
+    assert len(rows) == 1
+    assert rows[0].values["provider_activity_id"] == "2025-0002"
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "xml"])
+def test_export_of_the_demo_data_then_import_is_every_row_unchanged(ctx, kind):
+    """Issue 4's round trip on realistic data: the demo provider's every activity (all formats,
+    enduring spans, supporters, closed ones) exported, then imported back: nothing to do."""
+    from pars_app.models import Provider
+    from pars_app.services import exports
+    from pars_app.services.activity_list import ActivityFilter
+    from pars_app.services.demo import seed_demo
+
+    seed_demo(NOW)
+    provider = db.session.scalar(select(Provider).where(Provider.code == "DEMO"))
+    user = db.session.scalar(select(User).where(User.email == "demo@example.org"))
+    done = exports.export_activities(provider.id, ActivityFilter(), kind)
+    assert done.count > 20
+    job = preview(provider, user, f"demo.{kind}", done.data)
+    counts = imports.counts_of(job)
+    rows = db.session.scalars(
+        select(ImportRow).where(ImportRow.job_id == job.id, ImportRow.action != "unchanged")
+    ).all()
+    assert (counts.unchanged, counts.created, counts.updated, counts.errors) == (
+        done.count,
+        0,
+        0,
+        0,
+    ), [(r.number, r.action, r.changes_json, r.messages_json) for r in rows[:5]]

@@ -1,0 +1,244 @@
+"""Batch files through the browser's forms: upload, preview, confirm, error file, history,
+and the tenancy and role rules of every import route."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import UTC, date, datetime
+
+import pytest
+import time_machine
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from pars_app.extensions import db
+from pars_app.io import build_template
+from pars_app.io.safety import OLE_MAGIC
+from pars_app.models import Activity, ImportJob
+from tests.factories import csrf_token, login, make_activity, make_provider, make_user
+from tests.unit.test_io_fixtures import rezip, xlsx_bytes
+from tests.web.html import by_id, parse, text
+
+NOW = datetime(2026, 2, 15, 18, 0, tzinfo=UTC)
+EMAIL = "importer@example.org"
+HEAD = ["Provider Activity ID", "Activity Title", "Format", "Start Date", "End Date"]
+
+
+@pytest.fixture(autouse=True)
+def _frozen():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def ids(app) -> dict[str, int]:
+    with app.app_context():
+        p = make_provider("IMP")
+        make_user(EMAIL, p)
+        make_user("viewer@example.org", p, role="reviewer")
+        a = make_activity(p, provider_activity_id="J-1", title="Journal one")
+        other = make_provider("OTH")
+        make_user("other@example.org", other)
+        db.session.commit()
+        return {"provider": p.id, "activity": a.id}
+
+
+def upload(client, name: str, data: bytes):
+    token = csrf_token(client, "/imports/new")
+    return client.post(
+        "/imports/new",
+        data={"csrf_token": token, "file": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+    )
+
+
+def journal_rows(*rows) -> bytes:
+    return xlsx_bytes([HEAD, *rows])
+
+
+def test_upload_preview_confirm_and_history(client, ids, app):
+    login(client, EMAIL)
+    data = journal_rows(
+        ["J-1", "Journal one, revised", "Journal-based CME", date(2025, 3, 1), date(2025, 3, 31)],
+        ["", "New journal", "Journal-based CME", date(2025, 4, 1), date(2025, 4, 30)],
+    )
+    resp = upload(client, "journals.xlsx", data)
+    assert resp.status_code == 302
+    page = parse(client.get(resp.headers["Location"]))
+    assert text(by_id(page, "import-status")) == "Preview ready: nothing written yet"
+    assert text(by_id(page, "count-created")) == "1"
+    assert text(by_id(page, "count-updated")) == "1"
+    row = by_id(page, "row-2")
+    assert "Journal one → Journal one, revised" in text(row).replace("  ", " ") or (
+        "Journal one" in text(row) and "Journal one, revised" in text(row)
+    )
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Activity)) == 1  # nothing yet
+        job_id = db.session.scalar(select(ImportJob.id))
+    token = csrf_token(client, f"/imports/{job_id}")
+    resp = client.post(f"/imports/{job_id}/commit", data={"csrf_token": token})
+    assert resp.status_code == 302
+    page = parse(client.get(f"/imports/{job_id}"))
+    assert text(by_id(page, "import-status")) == "Imported"
+    with app.app_context():
+        titles = set(db.session.scalars(select(Activity.title)))
+        assert {"Journal one, revised", "New journal"} <= titles
+        new = db.session.scalar(select(Activity).where(Activity.title == "New journal"))
+        assert new.provider_activity_id == "2025-0001"  # generated, as in the form
+    history = parse(client.get("/imports"))
+    assert "journals.xlsx" in text(by_id(history, f"import-{job_id}"))
+
+
+def test_errors_are_listed_by_row_and_column_and_download_as_a_workbook(client, ids, app):
+    login(client, EMAIL)
+    data = journal_rows(
+        ["J-9", "Fine", "Journal-based CME", date(2025, 3, 1), date(2025, 3, 31)],
+        ["J-10", "Bad dates", "Journal-based CME", "13/45/2025", date(2025, 3, 31)],
+        ["J-9", "Twice", "Journal-based CME", date(2025, 3, 1), date(2025, 3, 31)],
+    )
+    resp = upload(client, "mixed.xlsx", data)
+    page = parse(client.get(resp.headers["Location"]))
+    assert text(by_id(page, "count-errors")) == "2"
+    assert "Start Date" in text(by_id(page, "row-3"))
+    assert "also on row 2" in text(by_id(page, "row-4"))
+    job_id = int(resp.headers["Location"].rsplit("/", 1)[1])
+    # Confirming is refused while rows are in error (unless they are explicitly left out).
+    token = csrf_token(client, f"/imports/{job_id}")
+    client.post(f"/imports/{job_id}/commit", data={"csrf_token": token})
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Activity)) == 1
+    got = client.get(f"/imports/{job_id}/errors.xlsx")
+    assert got.status_code == 200
+    assert "mixed-errors.xlsx" in got.headers["Content-Disposition"]
+    sheet = load_workbook(io.BytesIO(got.data)).worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    header = rows[0]
+    assert header[-2:] == ("Row in your file", "Errors")
+    assert [r[-2] for r in rows[1:]] == [3, 4]
+    # Leaving the rows in error out imports the rest.
+    client.post(f"/imports/{job_id}/commit", data={"csrf_token": token, "skip_errors": "yes"})
+    with app.app_context():
+        assert (
+            db.session.scalar(select(Activity.title).where(Activity.provider_activity_id == "J-9"))
+            == "Fine"
+        )
+
+
+def _bomb() -> bytes:
+    # 200 MB of zeros deflates to ~200 KB; the zip directory gives it away.
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z,
+        z.open("xl/worksheets/sheet1.xml", "w") as member,
+    ):
+        for _ in range(200):
+            member.write(b"\0" * 1024 * 1024)
+    return out.getvalue()
+
+
+HOSTILE = [
+    ("bomb.xlsx", _bomb, "zip bomb"),
+    (
+        "macro.xlsx",
+        lambda: rezip(build_template(), add={"xl/vbaProject.bin": b"\x01" * 100}),
+        "macros",
+    ),
+    ("macro.xlsm", build_template, "macros"),
+    ("old.xls", lambda: OLE_MAGIC + b"\0" * 600, "save it as .xlsx"),
+    ("wrong.xlsx", lambda: xlsx_bytes([["Name", "Colour"], ["a", "b"]]), "not a column we know"),
+    (
+        "laughs.xml",
+        lambda: (
+            b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+            b'<!ENTITY lol2 "&lol;&lol;">]><lolz>&lol2;</lolz>'
+        ),
+        "DOCTYPE",
+    ),
+    ("broken.xml", lambda: b"<ACCMEActivities><MedicalEducationMetrics>", "line"),
+    ("headeronly.xlsx", lambda: xlsx_bytes([HEAD]), "no rows"),
+]
+
+
+@pytest.mark.parametrize(("name", "build", "words"), HOSTILE)
+def test_every_hostile_file_is_refused_through_the_upload(client, ids, app, name, build, words):
+    login(client, EMAIL)
+    resp = upload(client, name, build())
+    page = parse(client.get(resp.headers["Location"]))
+    assert text(by_id(page, "import-status")) == "File refused"
+    assert words.lower() in text(by_id(page, "import-error")).lower()
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Activity)) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "words"),
+    [
+        ("empty.xlsx", b"", "empty"),
+        ("notzip.xlsx", b"this is not a zip file at all", "xlsx"),
+        (
+            "evil.xml",
+            b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>',
+            "DOCTYPE",
+        ),
+        ("wide.txt", ("\t".join(["x"] * 10_001) + "\n").encode(), "column"),
+    ],
+)
+def test_hostile_and_broken_files_are_refused_with_a_message(client, ids, app, name, data, words):
+    login(client, EMAIL)
+    resp = upload(client, name, data)
+    page = parse(client.get(resp.headers["Location"]))
+    assert text(by_id(page, "import-status")) == "File refused"
+    assert words.lower() in text(by_id(page, "import-error")).lower()
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Activity)) == 1
+
+
+def test_oversized_upload_gets_the_413_page(app, client, ids):
+    app.config["MAX_CONTENT_LENGTH"] = 1024
+    login(client, EMAIL)
+    resp = upload(client, "big.xlsx", b"x" * 5000)
+    assert resp.status_code == 413
+    assert "too large" in resp.get_data(as_text=True).lower() or "413" in resp.get_data(
+        as_text=True
+    )
+
+
+def test_reviewer_sees_history_but_cannot_upload_or_confirm(client, ids, app):
+    login(client, EMAIL)
+    resp = upload(
+        client,
+        "j.xlsx",
+        journal_rows(["J-2", "Another", "Journal-based CME", date(2025, 3, 1), date(2025, 3, 31)]),
+    )
+    job_id = int(resp.headers["Location"].rsplit("/", 1)[1])
+    client = app.test_client()
+    login(client, "viewer@example.org")
+    assert client.get("/imports").status_code == 200
+    assert client.get(f"/imports/{job_id}").status_code == 200
+    assert client.get("/imports/new").status_code == 403
+    token = csrf_token(client, "/imports")
+    assert client.post(f"/imports/{job_id}/commit", data={"csrf_token": token}).status_code == 403
+    with app.app_context():
+        assert db.session.get(ImportJob, job_id).status == "previewed"
+
+
+def test_another_providers_import_is_404_on_every_route(client, ids, app):
+    login(client, EMAIL)
+    resp = upload(
+        client,
+        "j.xlsx",
+        journal_rows(["J-2", "Another", "Journal-based CME", date(2025, 3, 1), date(2025, 3, 31)]),
+    )
+    job_id = int(resp.headers["Location"].rsplit("/", 1)[1])
+    client = app.test_client()
+    login(client, "other@example.org")
+    for path in ("", "/progress", "/errors.xlsx"):
+        assert client.get(f"/imports/{job_id}{path}").status_code == 404
+    token = csrf_token(client, "/imports")
+    for path in ("/commit", "/discard", "/retry"):
+        assert (
+            client.post(f"/imports/{job_id}{path}", data={"csrf_token": token}).status_code == 404
+        )
+    with app.app_context():
+        assert db.session.get(ImportJob, job_id).status == "previewed"
