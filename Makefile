@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := wsgi.py
 
-.PHONY: install run test test-sqlite test-postgres lint format db demo clean bench
+.PHONY: install run test test-sqlite test-postgres lint format db demo clean bench soak
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,12 @@ test-postgres: install
 # table, bench/results.json. SQLite by default; BENCH_DATABASE_URL=postgresql://… for PostgreSQL.
 bench: install
 	$(BIN)/python -m bench $(ARGS)
+
+# Load and soak (issue 8): gunicorn with 4 workers on SQLite, then on PostgreSQL (its public
+# schema in PG_TEST_URL is replaced), many simulated coordinators for a fixed time, then the
+# database is checked against each client's ledger. ARGS="--seconds 15 --clients 6" shortens it.
+soak: install
+	$(BIN)/python -m bench.soak --postgres $(PG_TEST_URL) $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis instance/pars.sqlite3*

@@ -25,16 +25,17 @@ def main(argv: list[str] | None = None) -> int:
         "the bench works in its own schema, pars_bench, dropped before and after",
     )
     defaults = BenchConfig()
-    for name in ("big", "small", "others", "other_size", "close_rows", "runs", "warmup"):
+    sizes = ("big", "small", "others", "other_size", "close_rows")
+    sizes += ("overview_many", "overview_few", "overview_activities", "import_rows")
+    for name in (*sizes, "runs", "warmup"):
         flag = "--" + name.replace("_", "-")
         parser.add_argument(flag, type=int, default=getattr(defaults, name))
     parser.add_argument("--slow-runs", type=int, default=defaults.slow_runs)
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
     args = parser.parse_args(argv)
-    sizes = {k: getattr(args, k) for k in ("big", "small", "others", "other_size", "close_rows")}
     cfg = BenchConfig(
-        **sizes,
+        **{k: getattr(args, k) for k in sizes},
         runs=args.runs,
         warmup=args.warmup,
         slow_runs=args.slow_runs,

@@ -19,12 +19,14 @@ from typing import Any
 from sqlalchemy import insert, text
 
 from pars_app.domain import status as rules
+from pars_app.domain.deadlines import deadline_from_local
 from pars_app.extensions import db
 from pars_app.models import (
     Accreditor,
     Activity,
     AgreementAcceptance,
     AgreementText,
+    AuditEvent,
     CommercialSupporter,
     Contact,
     ContactReview,
@@ -34,6 +36,7 @@ from pars_app.models import (
     MocRegistration,
     ProgramSummary,
     Provider,
+    ReportingDeadline,
     User,
     YearLock,
 )
@@ -58,6 +61,17 @@ class SeededProvider:
     activities: int
 
 
+@dataclass(frozen=True)
+class SeededAccreditor:
+    """A state society, its providers, and one of its staff (`email`) to sign in as."""
+
+    id: int
+    code: str
+    email: str
+    providers: int
+    activities: int
+
+
 @dataclass
 class Seeded:
     """What the measurements need to find again: providers by role, and what was written."""
@@ -65,6 +79,9 @@ class Seeded:
     big: SeededProvider
     small: SeededProvider
     closer: SeededProvider  # every activity complete, ended and open: bulk-close material
+    # Two state societies for the accreditor overview: many providers, and few.
+    oversees_many: SeededAccreditor | None = None
+    oversees_few: SeededAccreditor | None = None
     password: str = PASSWORD
     rows: dict[str, int] = field(default_factory=dict)
 
@@ -99,9 +116,13 @@ def seed(
     other_size: int,
     close_rows: int,
     rng_seed: int = 2025,
+    overview: tuple[int, int] = (0, 0),
+    overview_activities: int = 0,
 ) -> Seeded:
     """Seed one database with a big and a small provider (same distributions), `others` more
-    small providers beside them, and one provider whose activities are all ready to close."""
+    small providers beside them, and one provider whose activities are all ready to close;
+    then two state societies with `overview` = (many, few) providers of `overview_activities`
+    activities each, for the accreditor overview."""
     rng = random.Random(rng_seed)
     ids = _Ids()
     acc = Accreditor(code="ACCME", name="ACCME", is_national=True)
@@ -122,9 +143,20 @@ def seed(
             _activities(rows, ids, p.id, n, today, rng)
         _flush(rows, counts)
         made[code] = SeededProvider(p.id, code, email, n)
+    societies = [
+        _society(code, n, overview_activities, pw, today, rng, ids, counts) if n else None
+        for code, n in zip(("RA-MANY", "RA-FEW"), overview, strict=True)
+    ]
     _move_sequences(ids)
     db.session.commit()
-    return Seeded(big=made["BIG"], small=made["SMALL"], closer=made["CLOSE"], rows=counts)
+    return Seeded(
+        big=made["BIG"],
+        small=made["SMALL"],
+        closer=made["CLOSE"],
+        oversees_many=societies[0],
+        oversees_few=societies[1],
+        rows=counts,
+    )
 
 
 def _agreements(acc: Accreditor, today: date) -> None:
@@ -198,6 +230,90 @@ def _at(year: int, month: int, day: int) -> datetime:
     return datetime(year, month, day, 16, tzinfo=UTC)
 
 
+# --- State societies, for the accreditor overview ---------------------------------------------
+
+FINISHED = 0.35  # share of a society's providers that submitted last year on time
+
+
+def _society(
+    code: str,
+    n: int,
+    per_provider: int,
+    pw: str,
+    today: date,
+    rng: random.Random,
+    ids: _Ids,
+    counts: dict[str, int],
+) -> SeededAccreditor:
+    """A state society with `n` providers in mid close-out, and a staff member.
+
+    Its deadline for last year (February 13) has just passed at the bench's clock, as a
+    society that asks for reports before ACCME's March 31 would have it: about a third of its
+    providers finished last year; the rest are late, each short of a different step.
+    """
+    acc = Accreditor(code=code, name=f"Bench state society {code}", is_national=False)
+    db.session.add(acc)
+    db.session.flush()
+    _agreements(acc, today)
+    last = today.year - 1
+    due = deadline_from_local(date(today.year, 2, 13))
+    db.session.add(ReportingDeadline(accreditor_id=acc.id, year=last, due_at=due, reason="Board"))
+    email = f"{code.lower()}@bench.example.org"
+    staff = User(email=email, name=code, password_hash=pw, session_token=secrets.token_hex(32))
+    staff.memberships.append(Membership(accreditor_id=acc.id, role="accreditor"))
+    db.session.add(staff)
+    text_id = db.session.scalar(
+        db.select(AgreementText.id).where(
+            AgreementText.accreditor_id == acc.id, AgreementText.year == last
+        )
+    )
+    db.session.execute(
+        insert(Provider),
+        [
+            dict(code=f"{code}-{i:04d}", name=f"{code} provider {i:04d}", accreditor_id=acc.id)
+            for i in range(n)
+        ],
+    )
+    pids = list(db.session.scalars(db.select(Provider.id).where(Provider.accreditor_id == acc.id)))
+    rows = _Rows()
+    for i, pid in enumerate(pids):
+        if i % 100 == 0:  # a hundred providers' rows at a time, not 300,000 dicts in memory
+            _flush(rows, counts)
+            rows = _Rows()
+        finished = rng.random() < FINISHED
+        _activities(rows, ids, pid, per_provider, today, rng, closed_out=finished)
+        if finished or rng.random() < 0.8:
+            rows.add(
+                AgreementAcceptance,
+                dict(
+                    provider_id=pid, agreement_text_id=text_id, accepted_at=_at(today.year, 1, 14)
+                ),
+            )
+        if finished or rng.random() < 0.5:
+            rows.add(ProgramSummary, _summary_row(pid, last, finished))
+        if finished:
+            rows.add(YearLock, dict(provider_id=pid, year=last, locked_at=_at(today.year, 2, 9)))
+        reviewed = _at(today.year, 1, 12) if finished or rng.random() < 0.7 else _at(last, 5, 2)
+        rows.add(ContactReview, dict(provider_id=pid, reviewed_at=reviewed))
+        for _ in range(3):
+            at = _at(today.year, 1, 1) + timedelta(hours=rng.randrange(0, 45 * 24))
+            rows.add(AuditEvent, dict(provider_id=pid, action="activity.updated", at=at))
+    _flush(rows, counts)
+    return SeededAccreditor(acc.id, code, email, n, n * per_provider)
+
+
+def _summary_row(provider_id: int, year: int, submitted: bool) -> dict[str, Any]:
+    return dict(
+        provider_id=provider_id,
+        year=year,
+        period_start=date(year, 1, 1),
+        period_end=date(year, 12, 31),
+        status="submitted" if submitted else "draft",
+        attested=submitted,
+        submitted_at=_at(year + 1, 2, 9) if submitted else None,
+    )
+
+
 # --- Activities -------------------------------------------------------------------------------
 
 
@@ -208,11 +324,19 @@ def _years(n: int, today: date) -> Iterator[int]:
         yield first + i * YEARS // max(n, 1)
 
 
-def _activities(rows: _Rows, ids: _Ids, pid: int, n: int, today: date, rng: random.Random):
+def _activities(
+    rows: _Rows,
+    ids: _Ids,
+    pid: int,
+    n: int,
+    today: date,
+    rng: random.Random,
+    closed_out: bool = False,
+):
     for i, year in enumerate(_years(n, today)):
         fmt = rng.choices(_FORMATS, weights=_WEIGHTS)[0]
         a, kids = _activity(ids, pid, f"{year}-{i + 1:06d}", fmt, year, rng)
-        _decide_state(a, rng, today)
+        _decide_state(a, rng, today, closed_out)
         _derive(a, kids, today)
         _add(rows, a, kids)
         if fmt == "EM":
@@ -326,12 +450,13 @@ def _children(ids: _Ids, a: dict[str, Any], fmt: str, rng: random.Random) -> dic
     return kids
 
 
-def _decide_state(a: dict[str, Any], rng: random.Random, today: date) -> None:
+def _decide_state(a: dict[str, Any], rng: random.Random, today: date, closed_out: bool) -> None:
     """demo._decide_state at scale, in the close-out season: learner counts and closing.
 
     Years before last are submitted: everything that ended is closed. Last year is being
     closed out: what ended in its last quarter is still open (half of it with counts in), the
     rest as the demo's current year (12% awaiting counts, 13% ready to close, the rest closed).
+    A provider that has `closed_out` last year already has it like the years before.
     """
     end = a["end_date"]
     roll = rng.random()
@@ -340,7 +465,7 @@ def _decide_state(a: dict[str, Any], rng: random.Random, today: date) -> None:
             a["description"] = None  # a draft: the description is not written yet
         return
     learners = 20 * 40 if a["format"] == "RSS" else rng.randrange(8, 400)
-    closing_out = end.year >= today.year - 1
+    closing_out = end.year >= today.year - (0 if closed_out else 1)
     if closing_out and (roll < 0.12 or (end.month >= 10 and roll < 0.5)):
         return  # ended, learner counts not in yet
     a["physician_learners"], a["other_learners"] = learners, rng.randrange(0, 60)
@@ -414,13 +539,18 @@ def _snapshots(rows: _Rows, ids: _Ids, a: dict[str, Any], today: date, rng: rand
 
 
 def _flush(rows: _Rows, counts: dict[str, int]) -> None:
-    """Bulk-insert the gathered rows, parents first, `BATCH` rows per statement."""
+    """Bulk-insert the gathered rows, parents first, `BATCH` rows per statement.
+
+    Core inserts into the tables, not ORM bulk inserts: those leave out a row's None values,
+    so rows differing in which columns are empty went out one statement each."""
     order = (Activity, JointProvider, CommercialSupporter, MocRegistration, LearnerSnapshot)
+    order += (AgreementAcceptance, ProgramSummary, YearLock, ContactReview, AuditEvent)
     for model in order:
         pending = rows.by_model.get(model, [])
         for i in range(0, len(pending), BATCH):
-            db.session.execute(insert(model), pending[i : i + BATCH])
-        counts[model.__tablename__] = counts.get(model.__tablename__, 0) + len(pending)
+            db.session.execute(insert(model.__table__), pending[i : i + BATCH])
+        if pending:
+            counts[model.__tablename__] = counts.get(model.__tablename__, 0) + len(pending)
 
 
 def _move_sequences(ids: _Ids) -> None:

@@ -36,7 +36,17 @@ class Activity(ProviderScoped, Timestamps, db.Model):
         UniqueConstraint("provider_id", "provider_activity_id"),
         Index("ix_activities_provider_start", "provider_id", "start_date"),
         Index("ix_activities_provider_end", "provider_id", "end_date"),
-        Index("ix_activities_provider_format", "provider_id", "format", "start_date"),
+        # end_date too: "enduring materials available in Y" is then answered by the index alone.
+        # Covering for the checklist's enduring count and the dashboard's learner chart.
+        Index(
+            "ix_activities_provider_format",
+            "provider_id",
+            "format",
+            "start_date",
+            "end_date",
+            "physician_learners",
+            "other_learners",
+        ),
         Index("ix_activities_provider_closed_end", "provider_id", "closed_at", "end_date"),
         Index("ix_activities_provider_level", "provider_id", "completeness", "end_date"),
     )

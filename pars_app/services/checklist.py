@@ -1,13 +1,18 @@
 """Gathers the facts behind the five annual steps with a fixed handful of set-based queries,
-then lets `domain.checklist` decide each step's state."""
+then lets `domain.checklist` decide each step's state.
+
+`done_conditions` is the same rules' set-based twin: whether each step is done, as conditions on
+`Provider`, for the accreditor overview's filters and for `late_checklist`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, exists, false, func, select
 
 from ..domain import checklist as rules
+from ..domain import deadlines
 from ..domain.deadlines import central_date
 from ..domain.formats import FORMAT_CODES
 from ..extensions import db
@@ -39,13 +44,76 @@ def checklist_for(provider: Provider, year: int, now: datetime) -> rules.Checkli
     return rules.build_checklist(facts)
 
 
-def _agreement_facts(provider: Provider, year: int) -> dict:
-    latest = db.session.execute(
+def late_checklist(provider: Provider, year: int, now: datetime) -> rules.Checklist | None:
+    """`checklist_for(provider, year, now)` when it is late, else None, without counting
+    anything when the answer is no: before the deadline that is one query; after it, one
+    statement of EXISTS probes proves a finished year complete. For the dashboard's reminder
+    of last year, which is usually done."""
+    if not deadlines.is_late(cycle.reporting_deadline(provider.accreditor_id, year), now):
+        return None
+    latest = _latest_text(provider.accreditor_id, year)
+    texts = {provider.accreditor_id: latest.id} if latest else {}
+    complete = and_(*done_conditions(year, now, texts).values())
+    if db.session.scalar(select(complete).where(Provider.id == provider.id)):
+        return None
+    return checklist_for(provider, year, now)
+
+
+def done_conditions(
+    year: int, now: datetime, latest_texts: Mapping[int, int]
+) -> dict[str, ColumnElement[bool]]:
+    """Whether each step of `year` is done, as a condition on `Provider`: the rules of
+    `domain.checklist` over the facts `checklist_for` loads, each an EXISTS that stops at the
+    first row (for the overview's filters, tested against the rows' own checklists).
+
+    `latest_texts` maps accreditor id to the id of its latest agreement text for `year`.
+    """
+    first, last = date(year, 1, 1), date(year, 12, 31)
+    mine = Activity.provider_id == Provider.id
+    # Only an acceptance of the latest version of the provider's own accreditor counts.
+    accepted = AgreementAcceptance.agreement_text_id == case(
+        dict(latest_texts), value=Provider.accreditor_id
+    )
+    started = [mine, Activity.format.in_(FORMAT_CODES), Activity.start_date.between(first, last)]
+    ended = [mine, Activity.end_date.between(first, last), Activity.end_date < central_date(now)]
+    counted = exists().where(
+        LearnerSnapshot.activity_id == Activity.id, LearnerSnapshot.year == year
+    )
+    return {
+        "agreement": (
+            exists().where(AgreementAcceptance.provider_id == Provider.id, accepted)
+            if latest_texts
+            else false()
+        ),
+        "activities": and_(
+            exists().where(*started), ~exists().where(*ended, Activity.closed_at.is_(None))
+        ),
+        "enduring": ~exists().where(enduring_in_year_of(mine, year), ~counted),
+        "summary": exists().where(
+            ProgramSummary.provider_id == Provider.id,
+            ProgramSummary.year == year,
+            ProgramSummary.status == "submitted",
+        ),
+        # The latest review counts once the cycle opened, so any review made since does.
+        "contacts": exists().where(
+            ContactReview.provider_id == Provider.id,
+            ContactReview.reviewed_at >= deadlines.cycle_opens_at(year),
+        ),
+    }
+
+
+def _latest_text(accreditor_id: int, year: int):
+    """(id, version) of the accreditor's latest agreement text for `year`, or None."""
+    return db.session.execute(
         select(AgreementText.id, AgreementText.version)
-        .where(AgreementText.accreditor_id == provider.accreditor_id, AgreementText.year == year)
+        .where(AgreementText.accreditor_id == accreditor_id, AgreementText.year == year)
         .order_by(AgreementText.version.desc())
         .limit(1)
     ).first()
+
+
+def _agreement_facts(provider: Provider, year: int) -> dict:
+    latest = _latest_text(provider.accreditor_id, year)
     if latest is None:
         return {"agreement_published": False}
     # Only an acceptance of the latest version counts: a new version asks again.
@@ -91,8 +159,14 @@ def _activity_facts(provider_id: int, year: int, today: date) -> dict:
 
 def enduring_in_year(provider_id: int, year: int):
     """Condition: enduring materials of the provider available at any time in `year`."""
+    return enduring_in_year_of(Activity.provider_id == provider_id, year)
+
+
+def enduring_in_year_of(mine: ColumnElement[bool], year: int):
+    """Condition: enduring materials available at any time in `year`, of the providers `mine`
+    selects (`Activity.provider_id == …`)."""
     return and_(
-        Activity.provider_id == provider_id,
+        mine,
         Activity.format == "EM",
         Activity.start_date <= date(year, 12, 31),
         Activity.end_date >= date(year, 1, 1),

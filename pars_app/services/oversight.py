@@ -1,28 +1,37 @@
 """The accreditor's overview: every provider it oversees, each one's five steps for a year.
 
-Set-based: the facts behind the checklist come from a fixed handful of GROUP BY queries for
-all the providers asked about at once (never a query per provider), then
-`domain.checklist.build_checklist` decides each provider's steps in Python.
-
-Two paths, same queries:
-- sorted by name or code with no state filter (the default view): the page is cut from the
-  provider list first, and facts are loaded for that page's providers only;
-- filtered or sorted by something computed (late, steps done, a step not done, days left,
-  last change): facts are loaded for every provider in scope, then filtered, sorted and cut
-  in Python. A few thousand providers is a few hundred milliseconds; past that, a stored
-  per-provider-year state would be the next step (docs/decisions.md).
+Set-based and bounded by the page, whatever the filter or sort: one statement filters, sorts,
+counts and cuts the page of providers, the steps' "done" rules written as conditions on
+`Provider` (`services.checklist.done_conditions`, an index probe or a few per provider); a
+second loads the facts behind the checklist for that page's providers (a row each, correlated
+subqueries); `domain.checklist.build_checklist` then decides their steps in Python. Four queries
+whatever the number of providers, and only the filter's probes grow with it (docs/performance.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
-from sqlalchemy import and_, case, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+)
 
 from ..domain import checklist as rules
 from ..domain import deadlines
+from ..domain.formats import FORMAT_CODES
 from ..extensions import db
 from ..models import (
     Accreditor,
@@ -38,6 +47,7 @@ from ..models import (
     User,
     YearLock,
 )
+from . import checklist
 from .paging import Paged, clamp_page
 
 PAGE_SIZE = 50
@@ -58,9 +68,6 @@ SORTS = {
     "days_left": "Days to deadline",
     "last_change": "Last change in the app",
 }
-# Sorts the provider table itself can do; the others need every provider's facts.
-SQL_SORTS = {"name": func.lower(Provider.name), "code": Provider.code}
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # sorts providers with no change first
 
 
 # --- Who is in scope --------------------------------------------------------------------------
@@ -100,11 +107,6 @@ class OverviewFilter:
     dir: str = "asc"
     page: int = 1
     ignored: tuple[str, ...] = ()
-
-    @property
-    def needs_all_facts(self) -> bool:
-        """True when rows must be known for every provider before the page can be cut."""
-        return bool(self.state or self.step) or self.sort not in SQL_SORTS
 
     def args(self, **changes) -> dict[str, str | int]:
         """Query-string arguments (defaults left out, the year always in)."""
@@ -183,68 +185,37 @@ class OverviewPage(Paged):
 
 
 def overview(accreditor: Accreditor, f: OverviewFilter, now: datetime) -> OverviewPage:
-    """One page of the overview. The number of queries does not depend on the provider count."""
-    if not f.needs_all_facts:
-        # Name/code order needs no facts: count and cut the page in SQL, then load the facts
-        # of that page's providers only.
-        query = _providers_query(accreditor, f)
-        counted = query.order_by(None).with_only_columns(func.count(Provider.id))
-        total = db.session.scalar(counted) or 0
-        page = clamp_page(f.page, total, PAGE_SIZE)
-        chosen = db.session.execute(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
-        ids = [p.id for p in chosen]
-        return OverviewPage(_rows(chosen, f.year, now, lambda col: col.in_(ids)), total, page)
-    rows = matching_rows(accreditor, f, now)
-    page = clamp_page(f.page, len(rows), PAGE_SIZE)
-    return OverviewPage(rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE], len(rows), page)
+    """One page of the overview, in four queries whatever the number of providers: the year's
+    deadlines and agreement texts, the page's ids with the number of matches, their facts."""
+    cycle = _cycle(f.year)
+    query = _providers_query(accreditor, f, cycle, now)
+    # The count rides along as a window, so the filter runs once and only the page comes back.
+    counted = query.add_columns(func.count().over().label("total")).limit(PAGE_SIZE)
+    page = f.page
+    on_page = db.session.execute(counted.offset((page - 1) * PAGE_SIZE)).all()
+    if not on_page and page > 1:  # past the last page (a stale link): show the last one
+        total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+        page = clamp_page(page, total, PAGE_SIZE)
+        on_page = db.session.execute(counted.offset((page - 1) * PAGE_SIZE)).all()
+    ids = [r.id for r in on_page]
+    found = {
+        r.id: _row(r, cycle, now)
+        for r in _facts(cycle, now, select(Provider.id).where(Provider.id.in_(ids)))
+    }
+    return OverviewPage([found[pid] for pid in ids], on_page[0].total if on_page else 0, page)
 
 
 def matching_rows(accreditor: Accreditor, f: OverviewFilter, now: datetime) -> list[ProviderRow]:
-    """Every row matching the filter, sorted (the export, and the filtered overview)."""
-    providers = db.session.execute(_providers_query(accreditor, f)).all()
-    scope = select(Provider.id).where(in_scope(accreditor))
-    every = (lambda col: true()) if accreditor.is_national else (lambda col: col.in_(scope))
-    rows = [r for r in _rows(providers, f.year, now, every) if _matches(r, f)]
-    rows.sort(key=_sort_key(f.sort), reverse=f.dir == "desc")
-    return rows
+    """Every row matching the filter, sorted (the export): one query after the year's two."""
+    cycle = _cycle(f.year)
+    matching = _providers_query(accreditor, f, cycle, now)
+    return [_row(r, cycle, now) for r in _facts(cycle, now, matching)]
 
 
-def _matches(row: ProviderRow, f: OverviewFilter) -> bool:
-    c = row.checklist
-    if f.state == "late" and not c.late:
-        return False
-    if f.state == "not_done" and c.complete:
-        return False
-    if f.state == "done" and not c.complete:
-        return False
-    return not (f.step and row.step(f.step).state is rules.StepState.DONE)
-
-
-def _sort_key(sort: str) -> Callable[[ProviderRow], tuple]:
-    name = lambda r: (r.name.lower(), r.id)  # noqa: E731  (ties broken by name, then id)
-    keys: dict[str, Callable[[ProviderRow], tuple]] = {
-        "name": name,
-        "code": lambda r: (r.code, r.id),
-        "done": lambda r: (r.checklist.done_count, *name(r)),
-        "days_left": lambda r: (r.checklist.days_left, *name(r)),
-        "last_change": lambda r: (r.last_change_at or _EPOCH, *name(r)),
-    }
-    return keys[sort]
-
-
-def _providers_query(accreditor: Accreditor, f: OverviewFilter):
-    """(id, code, name, accreditor_id, accreditor code) of the providers in scope matching `q`."""
-    query = (
-        select(
-            Provider.id,
-            Provider.code,
-            Provider.name,
-            Provider.accreditor_id,
-            Accreditor.code.label("accreditor_code"),
-        )
-        .join(Accreditor, Accreditor.id == Provider.accreditor_id)
-        .where(in_scope(accreditor))
-    )
+def _providers_query(accreditor: Accreditor, f: OverviewFilter, cycle: _Cycle, now: datetime):
+    """The ids of the providers in scope matching the filter, in the asked order; ties are
+    broken by name, then id. The filter runs once per provider, an index probe or a few."""
+    query = select(Provider.id).where(in_scope(accreditor))
     if f.q:
         like = f.q.lower()
         query = query.where(
@@ -253,153 +224,234 @@ def _providers_query(accreditor: Accreditor, f: OverviewFilter):
                 func.lower(Provider.code).startswith(like, autoescape=True),
             )
         )
-    order = SQL_SORTS.get(f.sort, SQL_SORTS["name"])
-    order = order.desc() if f.dir == "desc" and f.sort in SQL_SORTS else order.asc()
-    return query.order_by(order, Provider.id)
+    texts = {acc: text_id for acc, (text_id, _) in cycle.latest.items()}
+    done = checklist.done_conditions(cycle.year, now, texts)
+
+    def meeting(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+        """Condition: among the providers in scope that meet every condition, taken as one
+        set. Negated or summed per provider, PostgreSQL ran each EXISTS as a subplan per row;
+        as a set they become semi- and anti-joins. SQLite probes per provider either way."""
+        chosen = select(Provider.id).where(in_scope(accreditor), *conditions)
+        return Provider.id.in_(chosen.correlate(None))
+
+    # Summary first: the one step most unfinished providers lack, so most are settled by a
+    # single index probe; the enduring materials' scan comes last.
+    complete = meeting(
+        *(done[k] for k in ("summary", "agreement", "contacts", "activities", "enduring"))
+    )
+    if f.state == "late":
+        query = query.where(_past_due(cycle, now), ~complete)
+    elif f.state == "not_done":
+        query = query.where(~complete)
+    elif f.state == "done":
+        query = query.where(complete)
+    if f.step:
+        query = query.where(~meeting(done[f.step]))
+    name = func.lower(Provider.name)
+    keys = {
+        "name": lambda: [name],
+        "code": lambda: [Provider.code],
+        "done": lambda: [sum(case((meeting(c), 1), else_=0) for c in done.values()), name],
+        "days_left": lambda: [_days_left(cycle, now), name],
+        "last_change": lambda: [_last_change(), name],
+    }[f.sort]()
+    if f.dir == "desc":
+        return query.order_by(*(k.desc().nulls_last() for k in keys), Provider.id.desc())
+    return query.order_by(*(k.asc().nulls_first() for k in keys), Provider.id)
 
 
-# --- Facts, set-based -------------------------------------------------------------------------
-
-# `where(column)` narrows a fact query to the providers asked about.
-Where = Callable[..., object]
+# --- The year per accreditor, and the computed sorts -----------------------------------------
 
 
 @dataclass(frozen=True)
-class _Facts:
-    """Everything the checklists of a set of providers need, keyed by provider id."""
+class _Cycle:
+    """The year's facts per accreditor (a few rows): deadlines and the latest agreement text."""
 
-    by_format: dict[int, dict[str, int]]
-    ended: dict[int, tuple[int, int]]
-    enduring: dict[int, tuple[int, int]]
-    agreements: _Agreements
-    submitted: dict[int, datetime]
-    reviews: dict[int, tuple[datetime, str | None]]
-    deadlines: dict[int, datetime]
-    locks: dict[int, str]
-    changes: dict[int, datetime | None]
-
-
-def _load_facts(year: int, now: datetime, where: Where) -> _Facts:
-    """Ten queries, whatever the number of providers."""
-    first, last = date(year, 1, 1), date(year, 12, 31)
-    return _Facts(
-        by_format=_by_format(where, first, last),
-        ended=_ended(where, first, last, deadlines.central_date(now)),
-        enduring=_enduring(where, year),
-        agreements=_agreements(where, year),
-        submitted=_summaries(where, year),
-        reviews=_reviews(where),
-        deadlines=_deadlines(year),
-        locks=_locks(where, year),
-        changes=_last_changes(where),
-    )
-
-
-def _rows(providers: list, year: int, now: datetime, where: Where) -> list[ProviderRow]:
-    """Each provider's checklist, built in Python from facts loaded for all of them at once."""
-    facts = _load_facts(year, now, where)
-    return [_row(p, facts, year, now) for p in providers]
-
-
-def _row(p, f: _Facts, year: int, now: datetime) -> ProviderRow:
-    ended = f.ended.get(p.id, (0, 0))
-    enduring = f.enduring.get(p.id, (0, 0))
-    reviewed = f.reviews.get(p.id, (None, None))
-    due = f.deadlines.get(p.accreditor_id)
-    facts = rules.ChecklistFacts(
-        year=year,
-        now=now,
-        # Same rule as services.cycle.reporting_deadline: the stored row, else ACCME's rule.
-        deadline=due.astimezone(deadlines.CENTRAL) if due else deadlines.default_deadline(year),
-        **_agreement_facts(f.agreements, p.accreditor_id, p.id),
-        activities_by_format=f.by_format.get(p.id, {}),
-        ended_in_year=ended[0],
-        ended_not_closed=ended[1],
-        enduring_in_year=enduring[0],
-        enduring_missing_counts=enduring[1],
-        summary_submitted_at=f.submitted.get(p.id),
-        contacts_reviewed_at=reviewed[0],
-        contacts_reviewed_by=reviewed[1],
-        year_locked=f.locks.get(p.id) == "locked",
-    )
-    return ProviderRow(
-        id=p.id,
-        code=p.code,
-        name=p.name,
-        accreditor_code=p.accreditor_code,
-        checklist=rules.build_checklist(facts),
-        started=sum(facts.activities_by_format.values()),
-        last_change_at=f.changes.get(p.id),
-        lock=f.locks.get(p.id, ""),
-    )
-
-
-def _by_format(where: Where, first: date, last: date) -> dict[int, dict[str, int]]:
-    out: dict[int, dict[str, int]] = {}
-    for pid, fmt, n in db.session.execute(
-        select(Activity.provider_id, Activity.format, func.count())
-        .where(where(Activity.provider_id), Activity.start_date.between(first, last))
-        .group_by(Activity.provider_id, Activity.format)
-    ):
-        out.setdefault(pid, {})[fmt] = n
-    return out
-
-
-def _ended(where: Where, first: date, last: date, today: date) -> dict[int, tuple[int, int]]:
-    # Same rule as services.checklist: ended = end date in the year and before today (Central).
-    rows = db.session.execute(
-        select(
-            Activity.provider_id,
-            func.count(),
-            func.coalesce(func.sum(case((Activity.closed_at.is_(None), 1), else_=0)), 0),
-        )
-        .where(
-            where(Activity.provider_id),
-            Activity.end_date.between(first, last),
-            Activity.end_date < today,
-        )
-        .group_by(Activity.provider_id)
-    )
-    return {pid: (n, open_) for pid, n, open_ in rows}
-
-
-def _enduring(where: Where, year: int) -> dict[int, tuple[int, int]]:
-    rows = db.session.execute(
-        select(
-            Activity.provider_id,
-            func.count(Activity.id),
-            func.coalesce(func.sum(case((LearnerSnapshot.id.is_(None), 1), else_=0)), 0),
-        )
-        .select_from(Activity)
-        .outerjoin(
-            LearnerSnapshot,
-            and_(LearnerSnapshot.activity_id == Activity.id, LearnerSnapshot.year == year),
-        )
-        .where(
-            where(Activity.provider_id),
-            Activity.format == "EM",
-            Activity.start_date <= date(year, 12, 31),
-            Activity.end_date >= date(year, 1, 1),
-        )
-        .group_by(Activity.provider_id)
-    )
-    return {pid: (n, missing) for pid, n, missing in rows}
-
-
-@dataclass(frozen=True)
-class _Agreements:
+    year: int
+    deadlines: dict[int, datetime]  # accreditor id -> its stored deadline
     latest: dict[int, tuple[int, int]]  # accreditor id -> (text id, version)
-    accepted: dict[tuple[int, int], tuple[datetime, str | None]]  # (provider, text) -> when, who
+
+    def deadline(self, accreditor_id: int) -> datetime:
+        """Same rule as services.cycle.reporting_deadline: the stored row, else ACCME's rule."""
+        due = self.deadlines.get(accreditor_id)
+        if due is None:
+            return deadlines.default_deadline(self.year)
+        return due.astimezone(deadlines.CENTRAL)
 
 
-def _agreements(where: Where, year: int) -> _Agreements:
+def _cycle(year: int) -> _Cycle:
+    """Two queries: the year's deadlines and latest agreement texts, for every accreditor."""
+    return _Cycle(year, _deadlines(year), _latest_texts(year))
+
+
+def _past_due(cycle: _Cycle, now: datetime) -> ColumnElement[bool]:
+    """Condition: the provider's accreditor's deadline for the year has passed."""
+    late = {acc for acc in cycle.deadlines if deadlines.is_late(cycle.deadline(acc), now)}
+    if deadlines.is_late(deadlines.default_deadline(cycle.year), now):
+        # Accreditors without a row follow ACCME's rule, which has passed.
+        return Provider.accreditor_id.not_in(set(cycle.deadlines) - late)
+    return Provider.accreditor_id.in_(late)
+
+
+def _days_left(cycle: _Cycle, now: datetime) -> ColumnElement[int]:
+    default = deadlines.days_left(deadlines.default_deadline(cycle.year), now)
+    if not cycle.deadlines:
+        return literal(default)
+    days = {acc: deadlines.days_left(cycle.deadline(acc), now) for acc in cycle.deadlines}
+    return case(days, value=Provider.accreditor_id, else_=default)
+
+
+def _last_event():
+    """The provider's latest audit event not made by an accreditor (an unlock is not the
+    provider being active). A correlated MAX: one index probe on (provider_id, at)."""
+    return (
+        select(func.max(AuditEvent.at))
+        .where(AuditEvent.provider_id == Provider.id, AuditEvent.accreditor_id.is_(None))
+        .correlate(Provider)
+        .scalar_subquery()
+    )
+
+
+def _last_change() -> ColumnElement[datetime]:
+    """The newer of `last_activity_at` and the last event, either possibly NULL (as `_row`)."""
+    stored, event_at = Provider.last_activity_at, _last_event()
+    return case((stored > event_at, stored), else_=func.coalesce(event_at, stored))
+
+
+# --- Facts, one row per provider -------------------------------------------------------------
+
+
+def _facts(cycle: _Cycle, now: datetime, providers: Select) -> list[Row]:
+    """One query: for each provider `providers` selects, in its order, a row with every fact
+    its checklist needs, each a correlated subquery answered from an index for that provider.
+
+    Correlated rather than GROUP BY over the chosen ids: for a state society's staff the
+    tenancy criterion (`provider_id IN (its providers)`) sits beside the page's ids, and SQLite,
+    without statistics, walked all 2,000 providers' index entries to find the page's 50.
+    """
+    year, today = cycle.year, deadlines.central_date(now)
+    first, last = date(year, 1, 1), date(year, 12, 31)
+
+    def one(column, *where, order=()):
+        query = select(column).where(*where).order_by(*order).limit(1)
+        return query.correlate(Provider).scalar_subquery()
+
+    def count(*where):
+        return one(func.count(), *where)
+
+    mine = Activity.provider_id == Provider.id
+    ended = (mine, Activity.end_date.between(first, last), Activity.end_date < today)
+    enduring = (checklist.enduring_in_year_of(mine, year),)
+    counted = exists().where(
+        LearnerSnapshot.activity_id == Activity.id, LearnerSnapshot.year == year
+    )
+    texts = {acc: text_id for acc, (text_id, _) in cycle.latest.items()}
+    accepted = (
+        AgreementAcceptance.provider_id == Provider.id,
+        AgreementAcceptance.agreement_text_id
+        == (case(texts, value=Provider.accreditor_id) if texts else null()),
+    )
+    # The latest review of any date; the domain decides whether it counts for the year.
+    review = (ContactReview.provider_id == Provider.id,)
+    latest_review = (ContactReview.reviewed_at.desc(), ContactReview.id.desc())
+    lock = (YearLock.provider_id == Provider.id, YearLock.year == year)
+    formats = {
+        code: count(mine, Activity.format == code, Activity.start_date.between(first, last))
+        for code in FORMAT_CODES
+    }
+    return db.session.execute(
+        providers.with_only_columns(
+            Provider.id,
+            Provider.code,
+            Provider.name,
+            Provider.accreditor_id,
+            Accreditor.code.label("accreditor_code"),
+            *(n.label(f"format_{code}") for code, n in formats.items()),
+            count(*ended).label("ended"),
+            count(*ended, Activity.closed_at.is_(None)).label("ended_open"),
+            count(*enduring).label("enduring"),
+            count(*enduring, ~counted).label("enduring_missing"),
+            one(AgreementAcceptance.accepted_at, *accepted).label("accepted_at"),
+            one(User.email, *accepted, User.id == AgreementAcceptance.accepted_by_id).label(
+                "accepted_by"
+            ),
+            one(
+                ProgramSummary.submitted_at,
+                ProgramSummary.provider_id == Provider.id,
+                ProgramSummary.year == year,
+                ProgramSummary.status == "submitted",
+            ).label("submitted_at"),
+            one(ContactReview.reviewed_at, *review, order=latest_review).label("reviewed_at"),
+            select(User.email)
+            .where(User.id == one(ContactReview.reviewed_by_id, *review, order=latest_review))
+            .scalar_subquery()
+            .label("reviewed_by"),
+            exists().where(*lock, YearLock.unlocked_at.is_(None)).label("locked"),
+            exists().where(*lock).label("ever_locked"),
+            Provider.last_activity_at,
+            _last_event().label("last_event_at"),
+        ).join(Accreditor, Accreditor.id == Provider.accreditor_id)
+    ).all()
+
+
+def _row(r: Row, cycle: _Cycle, now: datetime) -> ProviderRow:
+    """A provider's row: its facts as `domain.checklist` takes them, and its checklist."""
+    by_format = {code: n for code in FORMAT_CODES if (n := getattr(r, f"format_{code}"))}
+    agreement: dict = {"agreement_published": r.accreditor_id in cycle.latest}
+    if r.accreditor_id in cycle.latest:
+        # Only an acceptance of the latest version counts: a new version asks again.
+        agreement.update(
+            agreement_version=cycle.latest[r.accreditor_id][1],
+            agreement_accepted_at=_aware(r.accepted_at),
+            agreement_accepted_by=r.accepted_by,
+        )
+    facts = rules.ChecklistFacts(
+        year=cycle.year,
+        now=now,
+        deadline=cycle.deadline(r.accreditor_id),
+        **agreement,
+        activities_by_format=by_format,
+        ended_in_year=r.ended,
+        ended_not_closed=r.ended_open,
+        enduring_in_year=r.enduring,
+        enduring_missing_counts=r.enduring_missing,
+        summary_submitted_at=_aware(r.submitted_at),
+        contacts_reviewed_at=_aware(r.reviewed_at),
+        contacts_reviewed_by=r.reviewed_by,
+        year_locked=bool(r.locked),
+    )
+    changes = [t for t in (r.last_activity_at, _aware(r.last_event_at)) if t is not None]
+    return ProviderRow(
+        id=r.id,
+        code=r.code,
+        name=r.name,
+        accreditor_code=r.accreditor_code,
+        checklist=rules.build_checklist(facts),
+        started=sum(by_format.values()),
+        # The last change the provider's own people made: accreditor acts do not count.
+        last_change_at=max(changes) if changes else None,
+        lock="locked" if r.locked else "unlocked" if r.ever_locked else "",
+    )
+
+
+def _aware(moment: datetime | str | None) -> datetime | None:
+    """An instant read through a subquery: SQLite may hand it back as text, or naive; UTC."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+def _latest_texts(year: int) -> dict[int, tuple[int, int]]:
+    """Accreditor id -> (id, version) of its latest agreement text for `year`."""
     newest = (
         select(AgreementText.accreditor_id, func.max(AgreementText.version).label("version"))
         .where(AgreementText.year == year)
         .group_by(AgreementText.accreditor_id)
         .subquery()
     )
-    latest = {
+    return {
         acc: (tid, version)
         for acc, tid, version in db.session.execute(
             select(AgreementText.accreditor_id, AgreementText.id, AgreementText.version).join(
@@ -412,73 +464,6 @@ def _agreements(where: Where, year: int) -> _Agreements:
             )
         )
     }
-    text_ids = [tid for tid, _ in latest.values()]
-    accepted = {
-        (pid, tid): (at, email)
-        for pid, tid, at, email in db.session.execute(
-            select(
-                AgreementAcceptance.provider_id,
-                AgreementAcceptance.agreement_text_id,
-                AgreementAcceptance.accepted_at,
-                User.email,
-            )
-            .outerjoin(User, User.id == AgreementAcceptance.accepted_by_id)
-            .where(
-                where(AgreementAcceptance.provider_id),
-                AgreementAcceptance.agreement_text_id.in_(text_ids),
-            )
-        )
-    }
-    return _Agreements(latest, accepted)
-
-
-def _agreement_facts(a: _Agreements, accreditor_id: int, provider_id: int) -> dict:
-    if accreditor_id not in a.latest:
-        return {"agreement_published": False}
-    text_id, version = a.latest[accreditor_id]
-    # Only an acceptance of the latest version counts: a new version asks again.
-    at, who = a.accepted.get((provider_id, text_id), (None, None))
-    return {
-        "agreement_published": True,
-        "agreement_version": version,
-        "agreement_accepted_at": at,
-        "agreement_accepted_by": who,
-    }
-
-
-def _summaries(where: Where, year: int) -> dict[int, datetime]:
-    return dict(
-        db.session.execute(
-            select(ProgramSummary.provider_id, ProgramSummary.submitted_at).where(
-                where(ProgramSummary.provider_id),
-                ProgramSummary.year == year,
-                ProgramSummary.status == "submitted",
-            )
-        ).all()
-    )
-
-
-def _reviews(where: Where) -> dict[int, tuple[datetime, str | None]]:
-    # The latest review of any date per provider; the domain decides whether it counts.
-    latest = (
-        select(ContactReview.provider_id, func.max(ContactReview.reviewed_at).label("at"))
-        .where(where(ContactReview.provider_id))
-        .group_by(ContactReview.provider_id)
-        .subquery()
-    )
-    rows = db.session.execute(
-        select(ContactReview.provider_id, ContactReview.reviewed_at, User.email)
-        .join(
-            latest,
-            and_(
-                latest.c.provider_id == ContactReview.provider_id,
-                latest.c.at == ContactReview.reviewed_at,
-            ),
-        )
-        .outerjoin(User, User.id == ContactReview.reviewed_by_id)
-        .order_by(ContactReview.id)
-    )
-    return {pid: (at, email) for pid, at, email in rows}
 
 
 def _deadlines(year: int) -> dict[int, datetime]:
@@ -490,43 +475,3 @@ def _deadlines(year: int) -> dict[int, datetime]:
             )
         ).all()
     )
-
-
-def _locks(where: Where, year: int) -> dict[int, str]:
-    out: dict[int, str] = {}
-    for pid, unlocked_at in db.session.execute(
-        select(YearLock.provider_id, YearLock.unlocked_at).where(
-            where(YearLock.provider_id), YearLock.year == year
-        )
-    ):
-        if unlocked_at is None:
-            out[pid] = "locked"
-        else:
-            out.setdefault(pid, "unlocked")
-    return out
-
-
-def _last_changes(where: Where) -> dict[int, datetime]:
-    """The last change each provider's own people made (accreditor acts do not count).
-
-    A correlated MAX per provider: one index probe each on (provider_id, at), where a GROUP BY
-    would read every audit event the providers ever had.
-    """
-    last_event = (
-        select(func.max(AuditEvent.at))
-        .where(AuditEvent.provider_id == Provider.id, AuditEvent.accreditor_id.is_(None))
-        .correlate(Provider)
-        .scalar_subquery()
-    )
-    out = {}
-    for pid, stored, event_at in db.session.execute(
-        select(Provider.id, Provider.last_activity_at, last_event).where(where(Provider.id))
-    ):
-        # audit_events.at comes back naive from a raw subquery on SQLite: it is UTC.
-        if isinstance(event_at, str):
-            event_at = datetime.fromisoformat(event_at)
-        if event_at is not None and event_at.tzinfo is None:
-            event_at = event_at.replace(tzinfo=UTC)
-        candidates = [t for t in (stored, event_at) if t is not None]
-        out[pid] = max(candidates) if candidates else None
-    return out

@@ -17,7 +17,19 @@ from pars_app.extensions import db
 from pars_app.models import Activity, utcnow
 from tests.conftest import IS_PG, PG_URL
 
-TINY = dict(big=50, small=10, others=2, other_size=10, close_rows=20, runs=2, warmup=0)
+TINY = dict(
+    big=50,
+    small=10,
+    others=2,
+    other_size=10,
+    close_rows=20,
+    overview_many=12,
+    overview_few=4,
+    overview_activities=8,
+    import_rows=20,
+    runs=2,
+    warmup=0,
+)
 
 
 def _fake_bulk_close(provider_id: int, ids: list[int], user_id: int) -> int:
@@ -54,6 +66,14 @@ def test_harness_runs_every_measurement_at_a_tiny_size(tmp_path, bulk_close):
         "dashboard checklist: latency",
         "dashboard checklist: SQL queries per page",
         "bulk close through the service",
+        "accreditor overview: latency",
+        "accreditor overview: SQL queries per page",
+        "accreditor overview (late filter): latency",
+        "accreditor overview (late filter): SQL queries per page",
+        "import .xlsx: upload → preview → commit",
+        "import XML: upload → preview → commit",
+        "import .xlsx: peak memory",
+        "export of activities to .xlsx",
     }
     for row in built:
         assert isinstance(row.ratio, float), (row.measurement, row.note)

@@ -7,7 +7,7 @@ from sqlalchemy import event
 
 from pars_app.extensions import db
 from pars_app.models import ContactReview, ProgramSummary, YearLock
-from pars_app.services.checklist import checklist_for
+from pars_app.services.checklist import checklist_for, late_checklist
 from tests.factories import (
     accept_agreement,
     make_activity,
@@ -143,3 +143,47 @@ def test_default_reporting_year_follows_the_deadline(ctx):
     db.session.commit()
     assert default_year(p, utc(2026, 3, 31, 12)) == 2025
     assert default_year(p, utc(2026, 4, 1, 5, 0)) == 2026
+
+
+def test_late_checklist_is_the_checklist_when_late_and_nothing_otherwise(ctx):
+    # One provider per way a finished year can still be unfinished, plus a finished one.
+    acc = make_provider().accreditor
+    text = make_agreement(acc, 2025)
+    shapes = {}
+    for gap in ("none", "agreement", "activities", "enduring", "summary", "contacts"):
+        p = make_provider(accreditor=acc)
+        user = make_user(provider=p)
+        if gap != "agreement":
+            accept_agreement(p, text, user, utc(2026, 1, 5, 15))
+        make_activity(p, end_date=date(2025, 5, 1), closed_at=None if gap == "activities" else NOW)
+        em = make_activity(
+            p,
+            format="EM",
+            delivery="internet",
+            start_date=date(2025, 1, 1),
+            end_date=date(2026, 6, 30),
+        )
+        if gap != "enduring":
+            make_snapshot(em, 2025)
+        if gap != "summary":
+            db.session.add(
+                ProgramSummary(
+                    provider_id=p.id,
+                    year=2025,
+                    period_start=date(2025, 1, 1),
+                    period_end=date(2025, 12, 31),
+                    status="submitted",
+                    submitted_at=utc(2026, 2, 1),
+                )
+            )
+        if gap != "contacts":
+            db.session.add(ContactReview(provider_id=p.id, reviewed_at=utc(2026, 1, 9)))
+        shapes[gap] = p
+    db.session.commit()
+    after = utc(2026, 4, 10, 15)  # ACCME's 2025 deadline (March 31) has passed
+    for gap, p in shapes.items():
+        for now in (NOW, after):
+            full = checklist_for(p, 2025, now)
+            assert late_checklist(p, 2025, now) == (full if full.late else None), (gap, now)
+    assert late_checklist(shapes["none"], 2025, after) is None
+    assert late_checklist(shapes["summary"], 2025, after).late

@@ -4,11 +4,12 @@ all providers at once with a number of queries that does not grow with the provi
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import event
 
+from pars_app.domain.checklist import StepState
 from pars_app.domain.deadlines import deadline_from_local
 from pars_app.extensions import db
 from pars_app.models import (
@@ -16,6 +17,7 @@ from pars_app.models import (
     AuditEvent,
     ContactReview,
     ProgramSummary,
+    Provider,
     ReportingDeadline,
     YearLock,
 )
@@ -26,9 +28,11 @@ from tests.factories import (
     make_accreditor,
     make_activity,
     make_agreement,
+    make_contact_review,
     make_enduring,
     make_provider,
     make_snapshot,
+    make_summary,
     make_user,
     utc,
 )
@@ -192,6 +196,123 @@ def test_filters_late_not_done_done_and_step(ctx):
     assert codes(step="agreement") == [r.code for r in every if r.step("agreement").state != "done"]
 
 
+def _edge_providers():
+    """Providers one fact away from another step state, at the edges of each rule: the SQL
+    filters must put each where its own checklist does."""
+    national = make_accreditor("NAT", national=True)
+    later = make_accreditor("LATER")  # its 2025 deadline is after NOW: nobody of it is late
+    db.session.add(
+        ReportingDeadline(
+            accreditor_id=later.id, year=2025, due_at=deadline_from_local(date(2026, 4, 30))
+        )
+    )
+    texts = {acc.id: make_agreement(acc, 2025) for acc in (national, later)}
+    opens = deadline_from_local(date(2025, 12, 31)) + timedelta(minutes=1)  # Jan 1, 00:00 CT
+
+    def provider(code: str, acc=national, reviewed=opens, **skip):
+        p = make_provider(code, acc)
+        user = make_user(provider=p)
+        if not skip.get("agreement"):
+            accept_agreement(p, texts[acc.id], user, utc(2026, 1, 10))
+        if not skip.get("activities"):
+            make_activity(p, end_date=date(2025, 5, 1), closed_at=utc(2025, 6, 1))
+        em = make_enduring(p, date(2024, 6, 1), date(2026, 5, 31))
+        if not skip.get("enduring"):
+            make_snapshot(em, 2025)
+        if not skip.get("summary"):
+            make_summary(p, 2025, submitted_at=utc(2026, 2, 1))
+        make_contact_review(p, reviewed, user)
+        return p
+
+    provider("E00")  # complete, reviewed at the very minute the cycle opened
+    provider("E01", reviewed=opens - timedelta(seconds=1))  # reviewed just before: not done
+    for step in ("agreement", "activities", "enduring", "summary"):
+        provider(f"E-{step}", **{step: True})
+    p = provider("E-open", acc=national)
+    make_activity(p, start_date=date(2024, 12, 1), end_date=date(2025, 1, 2))  # ended, open
+    p = provider("E-only-2024", activities=True)  # its one closed activity started in 2024
+    make_activity(p, start_date=date(2024, 12, 1), end_date=date(2025, 1, 2), closed_at=NOW)
+    p = provider("E-bad-format", activities=True)  # a format PARS does not know is not counted
+    make_activity(p, format="XX", end_date=date(2025, 5, 1), closed_at=utc(2025, 6, 1))
+    p = provider("E-em-gone")  # enduring materials outside 2025 need no 2025 count
+    make_enduring(p, date(2023, 1, 1), date(2024, 12, 31))
+    make_enduring(p, date(2026, 1, 1), date(2026, 12, 31))
+    provider("L-incomplete", acc=later, summary=True)
+    provider("L-done", acc=later)
+    p = provider("E-changed", summary=True)
+    p.last_activity_at = utc(2026, 3, 2)
+    db.session.add(AuditEvent(action="activity.updated", provider_id=p.id, at=utc(2026, 3, 1)))
+    db.session.commit()
+    return national
+
+
+def test_sql_filters_and_sorts_agree_with_each_rows_checklist(ctx):
+    national = _edge_providers()
+    every = oversight.matching_rows(national, OverviewFilter(year=2025), NOW)
+    by_code = {r.code: r for r in every}
+    for p in db.session.scalars(db.select(Provider)):
+        assert by_code[p.code].checklist == checklist.checklist_for(p, 2025, NOW), p.code
+    assert by_code["E00"].checklist.complete and not by_code["E01"].checklist.complete
+    assert by_code["E-em-gone"].checklist.complete
+    assert by_code["L-incomplete"].checklist.late is False
+    assert by_code["E-changed"].last_change_at == utc(2026, 3, 2)
+    states = {
+        "late": lambda r: r.checklist.late,
+        "not_done": lambda r: not r.checklist.complete,
+        "done": lambda r: r.checklist.complete,
+        "": lambda r: True,
+    }
+    for state, wanted in states.items():
+        for step in oversight.STEP_FILTERS:
+            f = OverviewFilter(year=2025, state=state, step=step)
+            expected = [
+                r.code
+                for r in every
+                if wanted(r) and not (step and r.step(step).state is StepState.DONE)
+            ]
+            got = oversight.matching_rows(national, f, NOW)
+            assert [r.code for r in got] == expected, (state, step)
+            page = oversight.overview(national, f, NOW)
+            assert (page.total, [r.code for r in page.rows]) == (len(expected), expected)
+    assert {r.code for r in every if r.checklist.late} == {
+        "E01",
+        "E-agreement",
+        "E-activities",
+        "E-enduring",
+        "E-summary",
+        "E-open",
+        "E-only-2024",
+        "E-changed",
+        "E-bad-format",
+    }
+    keys = {
+        "done": lambda r: r.checklist.done_count,
+        "days_left": lambda r: r.checklist.days_left,
+        "last_change": lambda r: r.last_change_at or utc(1970, 1, 1),
+    }
+    for sort, key in keys.items():
+        for direction in ("asc", "desc"):
+            f = OverviewFilter(year=2025, sort=sort, dir=direction)
+            got = [r.code for r in oversight.matching_rows(national, f, NOW)]
+            ordered = sorted(
+                every, key=lambda r: (key(r), r.name.lower(), r.id), reverse=direction == "desc"
+            )
+            assert got == [r.code for r in ordered], (sort, direction)
+
+
+def test_activities_still_running_today_have_not_ended(ctx):
+    # In the year under way, an activity ending today is not "ended and open"; yesterday is.
+    national = make_accreditor("NAT", national=True)
+    today, yesterday = make_provider("TODAY", national), make_provider("YESTERDAY", national)
+    make_activity(today, start_date=date(2026, 1, 5), end_date=date(2026, 4, 10))
+    make_activity(yesterday, start_date=date(2026, 1, 5), end_date=date(2026, 4, 9))
+    db.session.commit()
+    f = OverviewFilter(year=2026, step="activities")
+    assert [r.code for r in oversight.matching_rows(national, f, NOW)] == ["YESTERDAY"]
+    every = oversight.matching_rows(national, OverviewFilter(year=2026), NOW)
+    assert {r.code: r.step("activities").left for r in every} == {"TODAY": 0, "YESTERDAY": 1}
+
+
 def test_sorts_and_search(ctx):
     national, _, _ = _seed(12)
 
@@ -290,9 +411,6 @@ def test_parse_filter_ignores_unknown_values_with_a_note():
         "dir": "desc",
         "page": 3,
     }
-    assert f.needs_all_facts is True  # a step filter needs every provider's facts
-    assert OverviewFilter(year=2025).needs_all_facts is False
-    assert OverviewFilter(year=2025, sort="done").needs_all_facts is True
 
 
 def test_overview_year_is_last_year_all_year_round():

@@ -1,0 +1,268 @@
+"""Import measurements (issues 4 and 7): a 10,000-row batch file through upload → preview →
+commit, each divided by a plain read of the same file measured in the same run, and the
+import's peak memory in a process of its own.
+
+Each run imports into a provider of its own, so every run creates the same 10,000 activities
+(the heaviest case: every row an insert with its supporters, joint providers and MOC rows).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from io import BytesIO
+from pathlib import Path
+
+from lxml import etree
+from python_calamine import CalamineWorkbook
+
+from pars_app.extensions import db
+from pars_app.io import write_activities, write_activities_xml
+from pars_app.io.xml_io import schema
+from pars_app.models import Provider
+from pars_app.services import clock, imports, jobs
+
+from .harness import Bench, Row, measurement, ratio_row
+
+ROWS = 10_000  # the default; BenchConfig.import_rows sets it per run
+XLSX_TARGET = 5.0  # upload → preview → commit ÷ a plain python-calamine read
+XML_TARGET = 3.0  # the same ÷ a plain lxml parse + XSD validation
+MEMORY_TARGET_MB = 250
+_runs = itertools.count(1)
+
+
+def record(i: int, year: int) -> dict:
+    """One activity with every importable column filled (course, hybrid, joint, 3 supporters,
+    2 MOC boards), typed as stored: what the template file of the issue holds."""
+    return {
+        "provider_activity_id": f"IMP{year}-{i:05d}",
+        "accme_activity_id": 800_000_000 + i,
+        "title": f"Cardiology update {i}",
+        "format": "C",
+        "delivery": "hybrid",
+        "start_date": date(year, 3, 1),
+        "end_date": date(year, 3, 2),
+        "venue": "Main auditorium",
+        "city": "Chicago",
+        "state": "IL",
+        "country": "USA",
+        "credits": Decimal("12.25"),
+        "description": "Heart failure: what changed in the guidelines.",
+        "providership": "joint",
+        "joint_providers": ["Lakeside Heart Society"],
+        "passport_listed": True,
+        "passport_fee": False,
+        "passport_registration": "limited",
+        "passport_url": "https://example.org/cardio",
+        "commercial_support": True,
+        "supporters": [
+            {"name": "Acme Pharma", "kind": "monetary", "amount_cents": 1_250_055},
+            {"name": "Scope Co", "kind": "in_kind", "nature": "durable_equipment"},
+        ],
+        "outcome_competence": True,
+        "outcome_performance": False,
+        "outcome_patient_health": True,
+        "outcome_community_health": False,
+        "physician_learners": 1040,
+        "other_learners": 12,
+        "moc": [
+            {
+                "board": "ABIM",
+                "credit_types": ["Medical Knowledge"],
+                "points": Decimal("10.50"),
+                "practice_areas": ["Cardiology"],
+            }
+        ],
+        "close": False,
+    }
+
+
+def _records(year: int, n: int = ROWS):
+    return (record(i, year) for i in range(1, n + 1))
+
+
+def _provider(b: Bench) -> int:
+    """A new provider of the bench's accreditor, for one run's import."""
+    with b.app.app_context():
+        template = db.session.get(Provider, b.seeded.small.id)
+        p = Provider(
+            code=f"IMP{next(_runs)}", name="Import bench", accreditor_id=template.accreditor_id
+        )
+        db.session.add(p)
+        db.session.commit()
+        return p.id
+
+
+def _pipeline(b: Bench, name: str, data: bytes) -> Callable[[], None]:
+    def run() -> None:  # run.rows: how many new activities each run must create
+        provider_id = _provider(b)  # outside the timing
+        with b.app.app_context():
+            provider = db.session.get(Provider, provider_id)
+            started = time.perf_counter()
+            job = imports.create_job(provider, None, name, data, clock.now(), "cli")
+            jobs.run(job.id)
+            job = db.session.get(type(job), job.id)
+            assert job.status == imports.PREVIEWED, job.error
+            counts = imports.counts_of(job)
+            assert counts.created == run.rows and not counts.errors, counts
+            imports.request_commit(job, None, False, clock.now())
+            jobs.run(job.id)
+            db.session.expire_all()
+            job = db.session.get(type(job), job.id)
+            assert job.status == imports.COMMITTED, job.error
+            run.elapsed = time.perf_counter() - started  # type: ignore[attr-defined]
+            db.session.remove()
+
+    run.rows = b.cfg.import_rows  # type: ignore[attr-defined]
+    return run
+
+
+def _calamine(data: bytes) -> None:
+    with CalamineWorkbook.from_filelike(BytesIO(data)) as book:
+        book.get_sheet_by_name("Activities").to_python()
+
+
+def _lxml_xsd(data: bytes) -> None:
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    root = etree.fromstring(data, parser)
+    assert schema().validate(root)
+
+
+def _medians(pipeline, baseline, runs: int) -> tuple[float, float]:
+    """Median ms of each, interleaved run by run so background load hits both alike."""
+    a, bs = [], []
+    baseline()  # warm the reader (imports, first allocation)
+    for _ in range(runs):
+        pipeline()
+        a.append(pipeline.elapsed * 1000)
+        started = time.perf_counter()
+        baseline()
+        bs.append((time.perf_counter() - started) * 1000)
+    return statistics.median(a), statistics.median(bs)
+
+
+@measurement
+def import_xlsx(b: Bench) -> list[Row]:
+    """10,000-row template .xlsx with every column: upload → preview → commit."""
+    rows = b.cfg.import_rows
+    data = write_activities(_records(b.today.year - 1, rows))
+    t_import, t_read = _medians(
+        _pipeline(b, "bench.xlsx", data), lambda: _calamine(data), b.cfg.slow_runs
+    )
+    row = ratio_row(
+        "import .xlsx: upload → preview → commit",
+        f"{rows:,} rows",
+        "python-calamine read:",
+        XLSX_TARGET,
+        t_import,
+        t_read,
+    )
+    row.note = f"{len(data) / 1e6:.1f} MB; every row a new activity with its child rows"
+    return [row]
+
+
+@measurement
+def import_xml(b: Bench) -> list[Row]:
+    """The same 10,000 activities as XML: upload → preview → commit."""
+    rows = b.cfg.import_rows
+    data = write_activities_xml(_records(b.today.year - 1, rows))
+    t_import, t_parse = _medians(
+        _pipeline(b, "bench.xml", data), lambda: _lxml_xsd(data), b.cfg.slow_runs
+    )
+    row = ratio_row(
+        "import XML: upload → preview → commit",
+        f"{rows:,} rows",
+        "lxml parse + XSD:",
+        XML_TARGET,
+        t_import,
+        t_parse,
+    )
+    row.note = f"{len(data) / 1e6:.1f} MB"
+    return [row]
+
+
+# --- Peak memory, in a process of its own -------------------------------------------------------
+
+
+def _memory_child(rows: int) -> None:
+    """Run in a fresh interpreter: import `rows` activities into a new SQLite file, print the
+    peak resident set (MB) before and during."""
+    from pars_app import create_app
+    from pars_app.models import Accreditor
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/mem.sqlite3",
+                "TESTING": True,
+                "SECRET_KEY": "x",
+                "PARS_JOB_BACKEND": "immediate",
+            }
+        )
+        with app.app_context():
+            db.create_all()
+            provider = Provider(
+                code="MEM", name="Memory", accreditor=Accreditor(code="A", name="A")
+            )
+            db.session.add(provider)
+            db.session.commit()
+            data = write_activities(_records(clock.today().year - 1, rows))
+            baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            job = imports.create_job(provider, None, "mem.xlsx", data, clock.now(), "cli")
+            jobs.run(job.id)
+            imports.request_commit(db.session.get(type(job), job.id), None, False, clock.now())
+            jobs.run(job.id)
+            done = db.session.get(type(job), job.id)
+            assert done.status == imports.COMMITTED, done.error
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        json.dumps({"start_mb": before / 1024, "ready_mb": baseline / 1024, "peak_mb": peak / 1024})
+    )
+
+
+@measurement
+def import_memory(b: Bench) -> list[Row]:
+    """Peak resident memory of a process that imports the 10,000-row file (the whole process:
+    interpreter, app, the file in memory, the preview and the commit)."""
+    root = Path(__file__).resolve().parent.parent
+    env = os.environ | {"PYTHONPATH": str(root)}
+    rows = b.cfg.import_rows
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"from bench.import_pipeline import _memory_child; _memory_child({rows})",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env=env,
+        check=True,
+    )
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    peak = found["peak_mb"]
+    return [
+        Row(
+            "import .xlsx: peak memory",
+            f"{rows:,} rows",
+            peak,
+            "limit:",
+            MEMORY_TARGET_MB,
+            peak / MEMORY_TARGET_MB,
+            "≤ 1",
+            peak <= MEMORY_TARGET_MB,
+            unit="MB",
+            note=f"whole process (ru_maxrss), SQLite; {found['ready_mb']:.0f} MB before the import",
+        )
+    ]
