@@ -194,13 +194,17 @@ def backend() -> str:
     return "thread" if value in ("thread", "sqlite", "") else value
 
 
-def inline_rows() -> int:
-    return int(current_app.config.get("PARS_IMPORT_INLINE_ROWS", 500))
+def _small(job: ImportJob) -> bool:
+    """Small enough to run in the request: a preview of a small file, a commit of few rows."""
+    config = current_app.config
+    if job.next_step == "commit":
+        return job.total_rows <= int(config.get("PARS_IMPORT_INLINE_ROWS", 500))
+    return len(job.content or b"") <= int(config.get("PARS_IMPORT_INLINE_BYTES", 256 * 1024))
 
 
-def dispatch(job: ImportJob, small: bool = False) -> None:
+def dispatch(job: ImportJob) -> None:
     """Run the job's queued step now (immediate backend, or a small job) or hand it on."""
-    if backend() == "immediate" or small:
+    if backend() == "immediate" or _small(job):
         run(job.id)
         return
     ensure_worker()

@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     g,
     make_response,
@@ -71,8 +70,7 @@ def upload():
         return render_template("imports/new.html", error="Choose a file to upload."), 422
     data = sent.read()
     job = imports.create_job(g.provider, current_user.id, sent.filename, data, clock.now(), "web")
-    small = len(data) <= current_app.config.get("PARS_IMPORT_INLINE_BYTES", 256 * 1024)
-    jobs.dispatch(job, small=small)
+    jobs.dispatch(job)
     return redirect(url_for("imports.show", job_id=job.id))
 
 
@@ -148,8 +146,7 @@ def commit(job_id: int):
 
     def confirm() -> None:
         imports.request_commit(job, current_user.id, skip, clock.now())
-        small = job.total_rows <= current_app.config.get("PARS_IMPORT_INLINE_ROWS", 500)
-        jobs.dispatch(job, small=small)
+        jobs.dispatch(job)
 
     return _step(job, confirm)
 
@@ -170,10 +167,7 @@ def retry(job_id: int):
 
     def again() -> None:
         imports.retry(job)
-        small = len(job.content or b"") <= current_app.config.get(
-            "PARS_IMPORT_INLINE_BYTES", 256 * 1024
-        )
-        jobs.dispatch(job, small=small)
+        jobs.dispatch(job)
 
     return _step(job, again)
 

@@ -47,10 +47,13 @@ def test_scale_covers_the_largest_value_in_at_most_four_whole_steps(largest):
     top, step = nice_scale(largest)
     assert top >= largest
     assert top % step == 0
-    assert 1 <= top // step <= 4
     # A step is 1, 2 or 5 times a power of ten: ticks read 0, 5,000, 10,000 …
     digits = str(step).rstrip("0")
     assert digits in ("1", "2", "5")
+    # And it is the finest such step that still fits in four: the next finer would not.
+    if step > 1:
+        finer = step * 2 // 5 if digits == "5" else step // 2
+        assert finer * 4 < largest
     # The longest bar fills more than half the plot: the scale is not needlessly large.
     assert top < 2 * largest
 
