@@ -16,6 +16,7 @@ def create_app(config: type[Config] | str | dict[str, Any] | None = None) -> Fla
     from . import web
     from .config import CONFIGS, ROOT
     from .extensions import csrf, db, limiter, login_manager, migrate
+    from .services import data_version  # noqa: F401  (its session hooks keep the data version)
 
     # templates/ and static/ live at the repo root (DESIGN.md §2), beside the package.
     app = Flask(

@@ -38,6 +38,9 @@ class Provider(Timestamps, db.Model):
     accreditor_id: Mapped[int] = mapped_column(ForeignKey("accreditors.id"), index=True)
     accreditor: Mapped[Accreditor] = relationship(back_populates="providers")
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Bumped in the same transaction as every change to the provider's activities or learner
+    # snapshots (services/data_version.py): the key of the cached dashboard counts.
+    data_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class User(Timestamps, db.Model):

@@ -24,7 +24,7 @@ from ..domain import status as rules
 from ..extensions import db
 from ..models import Activity, AuditEvent, Provider, User, YearLock
 from ..models.types import UTCDateTime
-from . import activity_list, audit, clock
+from . import activity_list, audit, clock, data_version
 from .activities import facts_of
 from .activity_edit import CLOSED_ACTION, LOCKED
 
@@ -246,8 +246,9 @@ def _per_activity_events(
         db.session.execute(insert(table).from_select(columns, rows))
 
 
-def _set_closed(where: list, values: dict[str, Any]) -> list[int]:
-    """One UPDATE of every row matching `where`; returns the ids it changed."""
+def _set_closed(provider_id: int, where: list, values: dict[str, Any]) -> list[int]:
+    """One UPDATE of `provider_id`'s rows matching `where`; returns the ids it changed."""
+    data_version.touch(provider_id)  # a bulk UPDATE: say whose counts it moves
     statement = (
         sql_update(Activity)
         .where(*where)
@@ -284,7 +285,7 @@ def bulk_close(
     refused, refused_total = _refusals(chosen, eligible, today, locked)
     already = _already_closed(chosen)
     values = dict(closed_at=now, closed_by_id=user.id, updated_at=now, updated_by_id=user.id)
-    closed = _set_closed([*chosen, Activity.closed_at.is_(None), *eligible], values)
+    closed = _set_closed(provider.id, [*chosen, Activity.closed_at.is_(None), *eligible], values)
     if not closed:
         db.session.rollback()
         return BulkCloseResult((), refused, refused_total, already, None)
@@ -375,7 +376,7 @@ def undo_bulk_close(provider: Provider, operation_id: int, user: User, now: date
     values = dict(closed_at=None, closed_by_id=None, updated_at=now, updated_by_id=user.id)
     reopened: list[int] = []
     for chunk in _chunks(ids):
-        reopened += _set_closed([Activity.id.in_(chunk), *mine], values)
+        reopened += _set_closed(provider.id, [Activity.id.in_(chunk), *mine], values)
     still_locked = _count_locked(ids, op.at, locked)
     changed = len(ids) - len(reopened) - still_locked
     if not reopened:

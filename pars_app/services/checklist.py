@@ -25,7 +25,7 @@ from ..models import (
     ProgramSummary,
     Provider,
 )
-from . import cycle
+from . import cycle, data_version
 
 
 def checklist_for(provider: Provider, year: int, now: datetime) -> rules.Checklist:
@@ -132,6 +132,16 @@ def _agreement_facts(provider: Provider, year: int) -> dict:
 
 
 def _activity_facts(provider_id: int, year: int, today: date) -> dict:
+    # Counted once per data version of the provider (services/data_version.py): between two
+    # changes, a dashboard view reads no activity at all.
+    return data_version.cached(
+        provider_id,
+        ("activity_facts", year, today),
+        lambda: _count_activities(provider_id, year, today),
+    )
+
+
+def _count_activities(provider_id: int, year: int, today: date) -> dict:
     # Each count below is written so that it reads one index and never the table rows: at
     # 50,000 activities the row lookups were most of the dashboard's time (docs/performance.md).
     first, last = date(year, 1, 1), date(year, 12, 31)
@@ -174,6 +184,12 @@ def enduring_in_year_of(mine: ColumnElement[bool], year: int):
 
 
 def _enduring_facts(provider_id: int, year: int) -> dict:
+    return data_version.cached(
+        provider_id, ("enduring_facts", year), lambda: _count_enduring(provider_id, year)
+    )
+
+
+def _count_enduring(provider_id: int, year: int) -> dict:
     total, missing = db.session.execute(
         select(
             func.count(Activity.id),

@@ -14,6 +14,7 @@ from ..domain import checklist as steps
 from ..domain.formats import FORMAT_CODES, FORMATS
 from ..extensions import db
 from ..models import Activity, LearnerSnapshot
+from . import data_version
 
 ACTIVITIES = charts.Series("activities", "Activities")
 PHYSICIANS = charts.Series("physicians", "Physicians")
@@ -51,7 +52,14 @@ class DashboardCharts:
 
 
 def _activity_rows(provider_id: int, year: int) -> dict[str, tuple[int, int, int, int]]:
-    """format → (activities started in the year, with counts, physicians, others)."""
+    """format → (activities started in the year, with counts, physicians, others), summed once
+    per data version of the provider (services/data_version.py)."""
+    return data_version.cached(
+        provider_id, ("chart_rows", year), lambda: _sum_activity_rows(provider_id, year)
+    )
+
+
+def _sum_activity_rows(provider_id: int, year: int) -> dict[str, tuple[int, int, int, int]]:
     has_counts = and_(
         Activity.physician_learners.is_not(None), Activity.other_learners.is_not(None)
     )
@@ -79,6 +87,12 @@ def _activity_rows(provider_id: int, year: int) -> dict[str, tuple[int, int, int
 
 def _enduring_totals(provider_id: int, year: int) -> tuple[int, int, int]:
     """(snapshots, physicians, others) of the year's December 31 cumulative counts."""
+    return data_version.cached(
+        provider_id, ("enduring_totals", year), lambda: _sum_enduring(provider_id, year)
+    )
+
+
+def _sum_enduring(provider_id: int, year: int) -> tuple[int, int, int]:
     n, phys, other = db.session.execute(
         select(
             func.count(),

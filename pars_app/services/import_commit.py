@@ -28,7 +28,7 @@ from ..models import (
     MocRegistration,
     Provider,
 )
-from . import clock
+from . import clock, data_version
 from .activity_close import locked_years
 from .activity_edit import CLOSED_ACTION, LOCKED, SCALARS, next_provider_activity_id
 from .activity_input import ActivityInput
@@ -408,6 +408,7 @@ def apply_activity_rows(
     rolls back).
     """
     _lock_provider(provider_id)
+    data_version.touch(provider_id)  # its bulk UPDATEs and DELETEs move the dashboard's counts
     locked = locked_years(provider_id)
     result = CommitResult()
     writer = _Writer(provider_id, user_id, job_id, now, today, _IdSource(provider_id), result)

@@ -27,6 +27,7 @@ from pars_app.models import (
     Provider,
     User,
 )
+from pars_app.services import data_version
 from tests.factories import (
     csrf_token,
     login,
@@ -369,6 +370,7 @@ def test_orm_update_and_delete_never_touch_another_provider(app, world):
         )
         assert result.rowcount == 0
         db.session.execute(delete(Contact))
+        data_version.touch(world.a_provider)  # as a service's bulk UPDATE must
         db.session.commit()
     with app.app_context():
         b_titles = db.session.scalars(
@@ -395,6 +397,8 @@ def test_state_accreditor_scope_in_a_request(app, accreditors):
         assert db.session.get(Activity, ids["ST-1"]) is not None
         assert db.session.get(Activity, ids["OT-1"]) is None
         db.session.execute(update(Activity).values(title="Touched"))
+        st_1 = db.session.scalar(select(Provider.id).where(Provider.code == "ST-1"))
+        data_version.touch(st_1)  # as a service's bulk UPDATE must
         db.session.commit()
     with app.app_context():
         assert db.session.get(Activity, ids["ST-1"]).title == "Touched"

@@ -17,6 +17,7 @@ from pars_app.extensions import db
 from pars_app.models import Activity, AuditEvent, MocRegistration, YearLock
 from pars_app.services import activity_edit as svc
 from pars_app.services import activity_input as inp
+from pars_app.services import data_version
 from tests.factories import make_activity, make_provider, make_user
 
 NOW = datetime(2026, 2, 15, 18, 0, tzinfo=UTC)
@@ -176,6 +177,7 @@ def test_a_save_committed_between_check_and_write_is_a_conflict(world):
     # Another session saves the row after we loaded it: our copy still says version 1.
     with Session(db.engine) as other:
         other.execute(update(Activity).where(Activity.id == a.id).values(title="Theirs", version=2))
+        data_version.touch(p.id, other)  # as the service saving it would
         other.commit()
     with pytest.raises(svc.ActivityConflict) as err:
         svc.save_activity(p, a, _course(provider_activity_id=a.provider_activity_id), user, 1, NOW)
