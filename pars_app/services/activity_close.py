@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, func, insert, literal, not_, or_, select
+from sqlalchemy import Integer, String, func, insert, literal, not_, or_, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -202,15 +202,19 @@ def _closable_now(today: date, locked: frozenset[int]) -> list:
     ]
 
 
+# An activity the UPDATE found ineligible but that someone made closable before it was counted
+# (PostgreSQL runs each statement on its own snapshot): it was not closed, so it is listed.
+CHANGED_MEANWHILE = "It was changed while the others were being closed: select it and close again."
+
+
 def _reasons(a: Activity, today: date, locked: frozenset[int]) -> tuple[str, ...]:
-    return tuple(close_refusal(a, today, locked))
+    return tuple(close_refusal(a, today, locked)) or (CHANGED_MEANWHILE,)
 
 
-def _refusals(
-    chosen: list, eligible: list, today: date, locked: frozenset[int]
-) -> tuple[tuple[Refusal, ...], int]:
-    """Open selected activities that are not eligible: the first REFUSED_CAP with reasons."""
-    cond = [*chosen, Activity.closed_at.is_(None), not_(and_(*eligible))]
+def _refusals(chosen: list, today: date, locked: frozenset[int]) -> tuple[tuple[Refusal, ...], int]:
+    """Selected activities still open after the closing UPDATE, in its transaction: the ones it
+    refused. The first REFUSED_CAP come with their reasons."""
+    cond = [*chosen, Activity.closed_at.is_(None)]
     total = db.session.scalar(select(func.count()).select_from(Activity).where(*cond)) or 0
     if not total:
         return (), 0
@@ -259,8 +263,9 @@ def _set_closed(provider_id: int, where: list, values: dict[str, Any]) -> list[i
     return sorted(found.scalars())
 
 
-def _already_closed(chosen: list) -> int:
-    cond = [*chosen, Activity.closed_at.is_not(None)]
+def _already_closed(chosen: list, now: datetime) -> int:
+    """Selected activities closed, but not by this close (its rows carry its instant)."""
+    cond = [*chosen, Activity.closed_at.is_not(None), Activity.closed_at != now]
     return db.session.scalar(select(func.count()).select_from(Activity).where(*cond)) or 0
 
 
@@ -282,10 +287,14 @@ def bulk_close(
     chosen = _selection(provider.id, ids, f, today)
     locked = locked_years(provider.id)
     eligible = _closable_now(today, locked)
-    refused, refused_total = _refusals(chosen, eligible, today, locked)
-    already = _already_closed(chosen)
     values = dict(closed_at=now, closed_by_id=user.id, updated_at=now, updated_by_id=user.id)
     closed = _set_closed(provider.id, [*chosen, Activity.closed_at.is_(None), *eligible], values)
+    # Refused and already-closed are counted after the UPDATE, in its transaction, so the three
+    # add up to the selection. Counted before it, an activity an inline edit made ineligible in
+    # between was neither closed nor refused, in the answer or in the audit event
+    # (tests/services/test_concurrency_processes.py).
+    refused, refused_total = _refusals(chosen, today, locked)
+    already = _already_closed(chosen, now)
     if not closed:
         db.session.rollback()
         return BulkCloseResult((), refused, refused_total, already, None)
@@ -299,8 +308,6 @@ def bulk_close(
     db.session.flush()  # the operation's event first: its id is what Undo names
     _per_activity_events(CLOSED_ACTION, closed, provider.id, user.id, now, "bulk")
     db.session.commit()
-    done = set(closed)  # a race: eligible after our refusal query, so closed after all
-    refused = tuple(r for r in refused if r.activity_id not in done)
     return BulkCloseResult(tuple(closed), refused, refused_total, already, operation.id)
 
 
