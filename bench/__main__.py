@@ -31,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
         flag = "--" + name.replace("_", "-")
         parser.add_argument(flag, type=int, default=getattr(defaults, name))
     parser.add_argument("--slow-runs", type=int, default=defaults.slow_runs)
+    parser.add_argument(
+        "--throughput-seconds",
+        type=float,
+        default=defaults.throughput_seconds,
+        help="seconds of load on each side per round of the gunicorn throughput row",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
     args = parser.parse_args(argv)
@@ -39,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         runs=args.runs,
         warmup=args.warmup,
         slow_runs=args.slow_runs,
+        throughput_seconds=args.throughput_seconds,
         database_url=args.postgres,
     )
     report = run(cfg, out=args.out, echo=True)

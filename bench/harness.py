@@ -58,6 +58,8 @@ class BenchConfig:
     runs: int = 15  # timed runs per measurement (after the warm-ups), the median is reported
     warmup: int = 2
     slow_runs: int = 5  # for measurements that take seconds each (bulk close)
+    # Throughput under gunicorn (bench/throughput.py): seconds of load on each side per round.
+    throughput_seconds: float = 4.0
     database_url: str | None = None  # PostgreSQL; None means a temporary SQLite file
 
 

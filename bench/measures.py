@@ -292,17 +292,7 @@ def _timed(fn: Callable[[], object]) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-# --- Targets of issue 7 whose features are not built yet ---------------------------------------
-
-LATER = (("dashboard requests/s under gunicorn", "/health requests/s", "≥ 0.4"),)
-
-
-@measurement
-def later(b: Bench) -> list[Row]:
-    """Listed so the table shows every target of the issue; each becomes a function here."""
-    return [Row(m, "2 workers", baseline=base, target=t) for m, base, t in LATER]
-
-
-# The batch-file rows (bench/imports.py: export; bench/import_pipeline.py: imports, memory)
-# register themselves on import, after the rows above.
-from . import import_pipeline, imports  # noqa: E402, F401
+# The batch-file rows (bench/imports.py: export; bench/import_pipeline.py: imports, memory) and
+# the throughput under gunicorn (bench/throughput.py) register themselves on import, after the
+# rows above.
+from . import import_pipeline, imports, throughput  # noqa: E402, F401

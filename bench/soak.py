@@ -333,10 +333,18 @@ def _free_port() -> int:
 LOG = Path(tempfile.gettempdir()) / "pars-soak-gunicorn.log"
 
 
-def _serve(url: str, workers: int) -> tuple[subprocess.Popen, str]:
+def _serve(
+    url: str,
+    workers: int,
+    app: str = "wsgi:app",
+    extra_env: dict[str, str] | None = None,
+    log_path: Path = LOG,
+) -> tuple[subprocess.Popen, str]:
+    """gunicorn serving `app` on a free loopback port, once /health answers; its error log goes
+    to `log_path`. bench/throughput.py serves its own app factory through this too."""
     port = _free_port()
     # A file, not a pipe nobody reads: a pipe full of tracebacks would block the workers.
-    log = LOG.open("w")
+    log = log_path.open("w")
     env = os.environ | {
         "DATABASE_URL": url,
         "PARS_ENV": "dev",
@@ -344,6 +352,7 @@ def _serve(url: str, workers: int) -> tuple[subprocess.Popen, str]:
         "PARS_JOB_BACKEND": "immediate",
         "PARS_LOGIN_RATE": "100000 per minute",
     }
+    env |= extra_env or {}
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -355,7 +364,7 @@ def _serve(url: str, workers: int) -> tuple[subprocess.Popen, str]:
             f"127.0.0.1:{port}",
             "--timeout",
             "120",
-            "wsgi:app",
+            app,
         ],
         cwd=ROOT,
         env=env,
@@ -372,7 +381,7 @@ def _serve(url: str, workers: int) -> tuple[subprocess.Popen, str]:
         except OSError:
             time.sleep(0.2)
     proc.kill()
-    raise SystemExit(f"gunicorn did not start: {LOG.read_text()[-2000:]}")
+    raise SystemExit(f"gunicorn did not start: {log_path.read_text()[-2000:]}")
 
 
 def soak(url: str, label: str, clients: int, seconds: float, workers: int) -> bool:

@@ -29,6 +29,7 @@ TINY = dict(
     import_rows=20,
     runs=2,
     warmup=0,
+    throughput_seconds=0.1,  # gunicorn still starts and serves both sides; only the load is short
 )
 
 
@@ -74,11 +75,16 @@ def test_harness_runs_every_measurement_at_a_tiny_size(tmp_path, bulk_close):
         "import XML: upload → preview → commit",
         "import .xlsx: peak memory",
         "export of activities to .xlsx",
+        "dashboard requests/s under gunicorn",
     }
     for row in built:
         assert isinstance(row.ratio, float), (row.measurement, row.note)
     for row in (r for r in report.rows if r.unit == "queries"):
         assert row.median == row.baseline_value > 0, row.measurement
+    served = report.row("dashboard requests/s under gunicorn")
+    # Both pages answered under gunicorn, every answer a 200 (a redirect to /login would not be).
+    assert served.median > 0 and served.baseline_value > 0, served.note
+    assert served.note.endswith("0 errors"), served.note
     close = report.row("bulk close through the service")
     assert f"closed {TINY['close_rows']:,} of {TINY['close_rows']:,}" in close.note, close.note
 
