@@ -3,9 +3,11 @@
 The dashboard's counts (activities per format, ended and still open, enduring materials and
 their December 31 counts, learners by format) read one provider-year of activities: at 50,000
 activities that is most of the page's time, although between two views of the dashboard the
-data rarely changes. So every write to a provider's activities or learner snapshots bumps
-`providers.data_version` in the same transaction, and `cached()` keeps computed facts in the
-process keyed by that version: a view between two changes costs no counting at all.
+data rarely changes. Likewise the accreditor overview's "late" filter proves every finished
+provider complete, five probes or more each, on every view. So every write to a provider's
+step data (activities, learner snapshots, Program Summary, agreement acceptances, contact
+reviews) bumps `providers.data_version` in the same transaction, and `cached()` keeps computed
+facts in the process keyed by that version: a view between two changes costs no counting.
 
 How the version is kept, whatever path writes (form, inline, bulk close, import, CLI, demo):
 - ORM changes are seen at flush: any Activity or LearnerSnapshot in the session's new, dirty
@@ -40,23 +42,32 @@ from sqlalchemy import event, update
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from ..extensions import db
-from ..models import Activity, LearnerSnapshot, Provider
+from ..models import (
+    Activity,
+    AgreementAcceptance,
+    ContactReview,
+    LearnerSnapshot,
+    ProgramSummary,
+    Provider,
+)
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Rows whose changes move the cached facts. Child rows (supporters, MOC, joint providers) and
-# the other steps' tables (agreement, summary, contacts) are read live: they are cheap.
-WATCHED = (Activity, LearnerSnapshot)
+# Rows whose changes move the cached facts: everything the five steps' "done" rules read
+# (services.checklist). Child rows (supporters, MOC, joint providers) do not count there.
+WATCHED = (Activity, LearnerSnapshot, ProgramSummary, AgreementAcceptance, ContactReview)
 _WATCHED_TABLES = frozenset(m.__table__.name for m in WATCHED)
 _TOUCHED = "pars_touched_providers"  # session.info: provider ids changed in this transaction
 _UNNAMED = "pars_unnamed_write"  # session.info: a watched UPDATE/DELETE whose provider is unsaid
-CACHE_SIZE = 4096  # entries per process; an entry is a handful of counts
+# Entries per process: a handful of counts or one flag each; the overview keeps a flag per
+# provider in scope and year, so this holds a few years of a national scope (~10 MB at most).
+CACHE_SIZE = 50_000
 
 
 def touch(provider_id: int, session: Session | None = None) -> None:
-    """Say that this transaction changes `provider_id`'s activities or snapshots. Needed only
+    """Say that this transaction changes `provider_id`'s step data (`WATCHED`). Needed only
     after a bulk UPDATE or DELETE; ORM changes and INSERTs are noticed on their own."""
     (session or db.session).info.setdefault(_TOUCHED, set()).add(provider_id)
 
@@ -94,7 +105,7 @@ def _bump(session: Session) -> None:
     unnamed = session.info.pop(_UNNAMED, False)
     if unnamed and not touched:
         message = (
-            "a bulk UPDATE or DELETE of activities or learner snapshots did not say whose "
+            "a bulk UPDATE or DELETE of providers' step data did not say whose "
             "data it changed: call pars_app.services.data_version.touch(provider_id)"
         )
         if has_app_context() and current_app.testing:
@@ -127,13 +138,26 @@ class _Cache:
         self.entries: OrderedDict[Hashable, tuple[int, object]] = OrderedDict()
         self.lock = threading.Lock()
 
-    def get(self, key: Hashable, version: int) -> tuple[bool, object]:
+    def get(self, key: Hashable, version: int | None) -> tuple[bool, object]:
         with self.lock:
             entry = self.entries.get(key)
             if entry is None or entry[0] != version:
                 return False, None
             self.entries.move_to_end(key)
             return True, entry[1]
+
+    def get_many(self, wanted: list[tuple[Hashable, int]]) -> list[tuple[bool, object]]:
+        """`get` for many (key, version) pairs under one lock (the overview asks thousands)."""
+        entries, out = self.entries, []
+        with self.lock:
+            for key, version in wanted:
+                entry = entries.get(key)
+                if entry is None or entry[0] != version:
+                    out.append((False, None))
+                else:
+                    entries.move_to_end(key)
+                    out.append((True, entry[1]))
+        return out
 
     def put(self, key: Hashable, version: int, value: object) -> None:
         with self.lock:
@@ -176,3 +200,25 @@ def cached(provider_id: int, key: Hashable, compute: Callable[[], T]) -> T:
     value = compute()
     _cache().put(full_key, version, value)
     return value
+
+
+def has_pending_changes() -> bool:
+    """Whether this session holds uncommitted changes to any provider's step data: then
+    nothing it computes may be remembered, and nothing remembered describes what it sees."""
+    session = db.session
+    if session.info.get(_TOUCHED) or session.info.get(_UNNAMED):
+        return True
+    return any(isinstance(o, WATCHED) for o in chain(session.new, session.dirty, session.deleted))
+
+
+def lookup_many(wanted: list[tuple[int, Hashable, int]]) -> list[tuple[bool, object]]:
+    """For each (provider_id, key, version): (True, value) when `remember` stored a value for
+    `(provider_id, key)` at `version` (the provider's data version the caller read before
+    computing), else (False, None). For callers that read many providers' versions in one
+    query (the overview)."""
+    return _cache().get_many([((pid, key), version) for pid, key, version in wanted])
+
+
+def remember(provider_id: int, key: Hashable, version: int, value: object) -> None:
+    """Store `value` for `(provider_id, key)` at `version` (read before it was computed)."""
+    _cache().put((provider_id, key), version, value)

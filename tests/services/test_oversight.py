@@ -419,3 +419,46 @@ def test_overview_year_is_last_year_all_year_round():
     assert oversight.overview_year(utc(2026, 1, 1, 6, 30)) == 2025
     assert oversight.overview_year(utc(2026, 4, 10)) == 2025  # deadline passed: chase the late
     assert oversight.overview_year(utc(2026, 12, 31, 12)) == 2025
+
+
+def test_remembered_completeness_follows_every_change(ctx):
+    """The filters remember each provider's "complete" under its data version, today and its
+    accreditor's latest agreement text (services/data_version.py): a change to any of the
+    three shows on the next view, and the answer is always the rows' own checklists'."""
+    national, _, providers = _seed(12)
+    p = next(q for q in providers if q.code == "P006")  # shape 0 under ACCME: complete
+
+    def codes(state: str, now=NOW) -> list[str]:
+        f = OverviewFilter(year=2025, state=state)
+        return [r.code for r in oversight.matching_rows(national, f, now)]
+
+    def agrees(now=NOW) -> None:
+        every = oversight.matching_rows(national, OverviewFilter(year=2025), now)
+        assert codes("done", now) == [r.code for r in every if r.checklist.complete]
+        assert codes("late", now) == [r.code for r in every if r.checklist.late]
+
+    assert "P006" in codes("done") and "P006" not in codes("late")
+    # Its data changes: an activity that ended in 2025 and is not closed.
+    a = make_activity(p, end_date=date(2025, 9, 1))
+    db.session.commit()
+    assert "P006" in codes("late") and "P006" not in codes("done")
+    agrees()
+    a.closed_at = utc(2026, 4, 1)
+    db.session.commit()
+    assert "P006" in codes("done")
+    # The calendar moves on: an activity still running on one view has ended by the next.
+    make_activity(p, start_date=date(2025, 12, 1), end_date=date(2025, 12, 25))
+    db.session.commit()
+    running, ended = utc(2025, 12, 20, 15), utc(2025, 12, 28, 15)
+    assert "P006" in codes("done", running) and "P006" not in codes("done", ended)
+    agrees(running)
+    agrees(ended)
+    # ACCME publishes a second version of the agreement: everyone under it is asked again.
+    make_agreement(p.accreditor, 2025, 2)
+    db.session.commit()
+    assert not [
+        c
+        for c in codes("done")
+        if c in {q.code for q in providers if q.accreditor_id == p.accreditor_id}
+    ]
+    agrees()

@@ -12,7 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from pars_app.extensions import db
 from pars_app.models import AuditEvent, ProgramSummary, YearLock
-from pars_app.services import activity_edit, clock, cycle, unlocks
+from pars_app.services import activity_edit, clock, cycle, data_version, unlocks
 from pars_app.services import program_summary as svc
 from tests.factories import (
     make_accreditor,
@@ -211,6 +211,7 @@ def test_a_save_that_loses_the_race_at_commit_is_a_conflict(world):
         .values(version=2, government_grants_cents=4_200)
         .execution_options(synchronize_session=False)
     )
+    data_version.touch(p.id)  # as the other save would
     db.session.commit()
     set_committed_value(s, "version", 1)
     with pytest.raises(svc.SummaryConflict) as err:
