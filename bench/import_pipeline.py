@@ -194,13 +194,41 @@ def import_xml(b: Bench) -> list[Row]:
 # --- Peak memory, in a process of its own -------------------------------------------------------
 
 
+def _status_kib(field: str) -> int | None:
+    """A line of Linux's /proc/self/status in KiB (VmHWM: peak resident set, VmRSS: now)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak() -> bool:
+    """Start VmHWM again from the current resident set (Linux ≥ 4.0), so the peak measured is
+    the import's, not that of start-up (argon2's one-off hash at import time peaks near 140 MB
+    and is freed at once)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def _memory_child(rows: int) -> None:
     """Run in a fresh interpreter: import `rows` activities into a new SQLite file, print the
-    peak resident set (MB) before and during."""
+    resident set (MB) just before the import and its peak during the import.
+
+    Not `ru_maxrss`: a child started by fork (or vfork) and exec inherits its parent's peak, so
+    measured under the bench process (hundreds of MB after seeding and the timed imports) it
+    reported the parent. VmHWM belongs to this address space alone.
+    """
     from pars_app import create_app
     from pars_app.models import Accreditor
 
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app(
             {
@@ -218,23 +246,26 @@ def _memory_child(rows: int) -> None:
             db.session.add(provider)
             db.session.commit()
             data = write_activities(_records(clock.today().year - 1, rows))
-            baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            reset = _reset_peak()
+            ready = _status_kib("VmRSS")
             job = imports.create_job(provider, None, "mem.xlsx", data, clock.now(), "cli")
             jobs.run(job.id)
             imports.request_commit(db.session.get(type(job), job.id), None, False, clock.now())
             jobs.run(job.id)
             done = db.session.get(type(job), job.id)
             assert done.status == imports.COMMITTED, done.error
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(
-        json.dumps({"start_mb": before / 1024, "ready_mb": baseline / 1024, "peak_mb": peak / 1024})
-    )
+            peak = _status_kib("VmHWM")
+    if peak is None or ready is None:  # not Linux: the whole process's peak, start-up included
+        peak = ready = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    found = {"ready_mb": ready / 1024, "peak_mb": peak / 1024, "since_start": not reset}
+    print(json.dumps(found))
 
 
 @measurement
 def import_memory(b: Bench) -> list[Row]:
-    """Peak resident memory of a process that imports the 10,000-row file (the whole process:
-    interpreter, app, the file in memory, the preview and the commit)."""
+    """Peak resident memory of a process of its own while it imports the 10,000-row file
+    (the whole resident set: interpreter, app, the file in memory, the preview and the
+    commit), measured from just before the import."""
     root = Path(__file__).resolve().parent.parent
     env = os.environ | {"PYTHONPATH": str(root)}
     rows = b.cfg.import_rows
@@ -252,6 +283,7 @@ def import_memory(b: Bench) -> list[Row]:
     )
     found = json.loads(out.stdout.strip().splitlines()[-1])
     peak = found["peak_mb"]
+    since = "since it started" if found["since_start"] else "during the import"
     return [
         Row(
             "import .xlsx: peak memory",
@@ -263,6 +295,7 @@ def import_memory(b: Bench) -> list[Row]:
             "≤ 1",
             peak <= MEMORY_TARGET_MB,
             unit="MB",
-            note=f"whole process (ru_maxrss), SQLite; {found['ready_mb']:.0f} MB before the import",
+            note=f"peak resident set of a process of its own (VmHWM), SQLite, {since}; "
+            f"{found['ready_mb']:.0f} MB resident just before the import",
         )
     ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pars_app.domain.codes import (
     COUNTRIES,
@@ -512,11 +513,18 @@ def imply_delivery(values: dict[str, object]) -> None:
     raw = values.get("format")
     if not isinstance(raw, str):
         return
+    implied = _implied_delivery(raw)
+    if implied is not None:
+        values["format"] = implied[0]
+        if not values.get("delivery"):
+            values["delivery"] = implied[1]
+
+
+@lru_cache(maxsize=256)
+def _implied_delivery(raw: str) -> tuple[str, str] | None:
+    # Cached: a file repeats a handful of formats over thousands of rows.
     try:
         code, delivery = normalize_format(raw)
     except ValueError:
-        return  # left as given: the import reports it with the other row errors
-    if delivery is not None:
-        values["format"] = code
-        if not values.get("delivery"):
-            values["delivery"] = delivery
+        return None  # left as given: the import reports it with the other row errors
+    return None if delivery is None else (code, delivery)

@@ -147,8 +147,20 @@ def _deflate_chunks(raw: memoryview) -> Iterator[bytes]:
 # --- xlsx: worksheet extent ----------------------------------------------------------------
 
 # Excel, LibreOffice, openpyxl and XlsxWriter all write `<c r="B7" ...>` with r first.
-_CELL_COLUMNS = re.compile(rb'<c r="([A-Z]{1,3})\d')
-_CELL_ROWS = re.compile(rb'<c r="[A-Z]{1,3}(\d{1,8})"')
+# Any number of letters, in either case, and of digits: calamine reads "b7" as B7, "AAAA1" as
+# column 18,279 and a nine-digit row as it stands, and allocates accordingly.
+_CELL_COLUMNS = re.compile(rb'<c r="([A-Za-z]+)\d')
+_CELL_ROWS = re.compile(rb'<c r="[A-Za-z]+(\d+)"')
+_ROW_TAGS = re.compile(rb'<row r="(\d+)"')
+_MAX_DIGITS = 12  # beyond any sheet: a row element longer than this is taken as this long
+
+
+def _longer_rows(digits: int) -> re.Pattern[bytes]:
+    """Cells whose row number has more than `digits` digits."""
+    return re.compile(rb'<c r="[A-Za-z]+(\d{%d,})"' % (digits + 1))
+
+
+_LONGER_ROWS = [_longer_rows(k) for k in range(_MAX_DIGITS + 1)]
 # Any other cell start tag (no r, r not first, a namespace prefix) is refused: we could not
 # bound the sheet cheaply, and no mainstream spreadsheet program writes one.
 _ODD_CELL = re.compile(rb'<c(?:>|/>|\s(?!r="))')
@@ -198,7 +210,8 @@ class _Extent:
     """What a worksheet's cell references say about the rectangle calamine will allocate."""
 
     columns: set[bytes] = field(default_factory=set)
-    rows: set[bytes] = field(default_factory=set)
+    row_tags: int = 0  # the largest <row r="..."> seen
+    beyond: int = 0  # the largest row number of a cell with more digits than row_tags then
     odd_cells: bool = False
     is_sheet: bool | None = None
 
@@ -208,8 +221,21 @@ class _Extent:
         if not self.is_sheet:
             return
         self.columns.update(_CELL_COLUMNS.findall(chunk))
-        self.rows.update(_CELL_ROWS.findall(chunk))
+        # Comparing every cell's row number (700,000 cells in a 10,000-row template) cost more
+        # than inflating the sheet. Rows come in order, so a cell is only looked at when its
+        # number has more digits than the largest <row> so far; every other cell is below
+        # 10^digits, a bound that settles the common case (see last_row_bound).
+        if found := _ROW_TAGS.findall(chunk):
+            self.row_tags = max(self.row_tags, *map(int, found))
+        digits = min(len(str(self.row_tags)), _MAX_DIGITS) if self.row_tags else 0
+        if cells := _LONGER_ROWS[digits].findall(chunk):
+            self.beyond = max(self.beyond, *map(int, cells))
         self.odd_cells = self.odd_cells or _has_odd_cell(chunk)
+
+    def last_row_bound(self) -> int:
+        """No cell lies below this row (the exact last row when a cell went past the rows)."""
+        digits = len(str(self.row_tags)) if self.row_tags else 0
+        return max(10**digits - 1, self.beyond)
 
 
 def _tag_chunks(chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -228,11 +254,20 @@ def _tag_chunks(chunks: Iterator[bytes]) -> Iterator[bytes]:
 
 
 def _row_of_column(data: bytes, info: zipfile.ZipInfo, letters: str) -> int | None:
-    cell = re.compile(rb'<c r="' + letters.encode() + rb'(\d+)"')
+    cell = re.compile(rb'<c r="' + letters.encode() + rb'(\d+)"', re.IGNORECASE)
     for chunk in _tag_chunks(_inflate(data, info)):
         if found := cell.search(chunk):
             return int(found.group(1))
     return None
+
+
+def _last_row(data: bytes, info: zipfile.ZipInfo) -> int:
+    """The largest row number of any cell of a worksheet, exactly (it is inflated again)."""
+    last = 0
+    for chunk in _tag_chunks(_inflate(data, info)):
+        if found := _CELL_ROWS.findall(chunk):
+            last = max(last, *map(int, found))
+    return last
 
 
 def _check_extent(extent: _Extent, limits: Limits, data: bytes, info: zipfile.ZipInfo) -> None:
@@ -243,8 +278,12 @@ def _check_extent(extent: _Extent, limits: Limits, data: bytes, info: zipfile.Zi
         )
     if not extent.columns:
         return
-    widest = max(column_number(c.decode()) for c in extent.columns)
-    last_row = max(int(r) for r in extent.rows)
+    widest = max(column_number(c.decode().upper()) for c in extent.columns)
+    bound = extent.last_row_bound()
+    within = widest <= limits.max_columns and bound <= limits.max_rows
+    if within and widest * bound <= limits.max_cells:
+        return  # within every limit even at the bound: no need for the exact last row
+    last_row = _last_row(data, info)
     if widest > limits.max_columns:
         # Only a refused sheet is inflated again, to name the offending row.
         row = _row_of_column(data, info, column_letters(widest))

@@ -6,9 +6,11 @@ thing in both. Headers match `Column.header` ignoring case, spaces and punctuati
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import islice
+from operator import itemgetter
 
 from .fields import (
     ACTIVITY_HEADERS,
@@ -143,52 +145,157 @@ def _converter(kind: str) -> Callable[[object], object]:
     return _names_value if kind == "names" else clean_cell
 
 
-Field = tuple[int, str, Callable[[object], object]]  # cell index, value key, converter
+# --- Column by column -------------------------------------------------------------------------
+#
+# A 10,000-row template has some 70 columns: converting cell by cell cost several times the
+# python-calamine read itself. The rows are taken a block at a time and each column of the
+# block is converted at once, its converter chosen once from the header: a column holding only
+# text (what calamine gives for most cells) is stripped by `str.strip` mapped in C, an empty
+# one (most supporter and MOC groups) costs one count, and only the other cells (numbers,
+# dates, booleans) go through `clean_cell`. The result is the same as converting each cell.
+
+_BLOCK = 256  # rows converted together: memory stays flat however long the file
+
+
+def _blank_column(cells: Sequence[object]) -> bool:
+    return cells.count("") + cells.count(None) == len(cells)  # type: ignore[attr-defined]
+
+
+def _stripped(cells: Sequence[object]) -> list[object] | None:
+    """Each cell stripped (blank: None) when every cell is text, else None."""
+    if set(map(type, cells)) != {str}:
+        return None
+    return [text or None for text in map(str.strip, cells)]  # type: ignore[arg-type]
+
+
+# Cells `clean_cell` leaves as they are, besides text (stripped) and floats (whole ones: int).
+_KEPT_AS_IS = frozenset({int, bool, date, type(None)})
+_SIMPLE = _KEPT_AS_IS | {str, float}
+
+
+def _text_column(cells: Sequence[object]) -> list[object]:
+    if (found := _stripped(cells)) is not None:
+        return found
+    if set(map(type, cells)) <= {str, int, type(None)}:  # an ID column Excel made numeric
+        return [
+            (c.strip() or None) if c.__class__ is str else None if c is None else str(c)  # type: ignore[union-attr]
+            for c in cells
+        ]
+    return [_text_value(c) for c in cells]
+
+
+def _names_column(cells: Sequence[object]) -> list[object]:
+    if _blank_column(cells):
+        return [[] for _ in cells]
+    return [split_names(text) for text in _text_column(cells)]
+
+
+def _plain_column(cells: Sequence[object]) -> list[object]:
+    if (found := _stripped(cells)) is not None:
+        return found
+    if set(map(type, cells)) <= _SIMPLE:
+        return [
+            (c.strip() or None)  # type: ignore[union-attr]
+            if c.__class__ is str
+            else (int(c) if c.is_integer() else c)  # type: ignore[union-attr]
+            if c.__class__ is float
+            else c
+            for c in cells
+        ]
+    return [clean_cell(c) for c in cells]
+
+
+def _column_converter(kind: str) -> Callable[[Sequence[object]], list[object]]:
+    if kind in _TEXT_KINDS:
+        return _text_column
+    return _names_column if kind == "names" else _plain_column
+
+
+ColumnField = tuple[int, str, Callable[[Sequence[object]], list[object]]]
 
 
 @dataclass(frozen=True)
 class _Plan:
-    """A HeaderMap turned into what each row needs, worked out once per file."""
+    """A HeaderMap turned into what each block of rows needs, worked out once per file."""
 
-    scalars: tuple[Field, ...]
-    groups: tuple[tuple[str, int, tuple[Field, ...]], ...]  # (group, number, its fields)
+    scalars: tuple[ColumnField, ...]
+    groups: tuple[tuple[str, int, tuple[ColumnField, ...]], ...]  # (group, number, its fields)
     group_names: tuple[str, ...]
+    width: int  # cells a row needs (shorter text lines are padded with blanks)
+    pick: Callable[[Sequence[object]], tuple[object, ...]]  # a row's known cells, in order
 
 
 def _plan(slots: tuple[_Slot, ...]) -> _Plan:
-    scalars = tuple((s.index, s.field, _converter(s.column.kind)) for s in slots if not s.group)
-    grouped: dict[tuple[str, int], list[Field]] = {}
+    scalars = tuple(
+        (s.index, s.field, _column_converter(s.column.kind)) for s in slots if not s.group
+    )
+    grouped: dict[tuple[str, int], list[ColumnField]] = {}
     for s in slots:
         if s.group:
             grouped.setdefault((s.group, s.number), []).append(
-                (s.index, s.field, _converter(s.column.kind))
+                (s.index, s.field, _column_converter(s.column.kind))
             )
     groups = tuple((g, n, tuple(fields)) for (g, n), fields in sorted(grouped.items()))
-    return _Plan(scalars, groups, tuple(dict.fromkeys(g for g, _, _ in groups)))
+    indexes = [i for i, _, _ in scalars] + [i for _, _, fs in groups for i, _, _ in fs]
+    pick = itemgetter(*indexes) if len(indexes) > 1 else lambda cells: (cells[indexes[0]],)
+    width = max(indexes, default=-1) + 1
+    return _Plan(scalars, groups, tuple(dict.fromkeys(g for g, _, _ in groups)), width, pick)
 
 
-def _row_values(cells: Cells, plan: _Plan) -> dict[str, object]:
-    width = len(cells)
-    values: dict[str, object] = {
-        key: convert(cells[i] if i < width else None) for i, key, convert in plan.scalars
-    }
-    for name in plan.group_names:
-        values[name] = []
+def _block_values(block: list[Cells], plan: _Plan) -> list[dict[str, object]]:
+    """The values of a block of rows, converted a column at a time."""
+    width = plan.width
+    rows = [
+        cells if len(cells) >= width else cells + [None] * (width - len(cells)) for cells in block
+    ]
+    # One tuple per known column, in the plan's order: scalars, then each group's fields.
+    columns = list(zip(*map(plan.pick, rows), strict=True)) if rows else []
+    n_scalars = len(plan.scalars)
+    converted = [convert(col) for (_, _, convert), col in zip(plan.scalars, columns, strict=False)]
+    keys = [key for _, key, _ in plan.scalars]
+    found = [dict(zip(keys, row, strict=True)) for row in zip(*converted, strict=True)]
+    if not converted:
+        found = [{} for _ in rows]
+    for values in found:
+        for name in plan.group_names:
+            values[name] = []
+    at = n_scalars
     for group, number, fields in plan.groups:
-        if all(i >= width or cells[i] in ("", None) for i, _, _ in fields):
-            continue  # the common case: a supporter or MOC group left empty
-        item = {key: convert(cells[i] if i < width else None) for i, key, convert in fields}
-        if any(v is not None and v != [] for v in item.values()):
-            values[group].append({"number": number, **item})  # type: ignore[union-attr]
-    imply_delivery(values)
-    return values
+        raw = columns[at : at + len(fields)]
+        at += len(fields)
+        _add_group(found, group, number, fields, raw)
+    for values in found:
+        imply_delivery(values)
+    return found
+
+
+def _add_group(
+    found: list[dict[str, object]],
+    group: str,
+    number: int,
+    fields: tuple[ColumnField, ...],
+    raw: list[tuple[object, ...]],
+) -> None:
+    """Append group `number` to the rows of the block that fill it in (most leave it empty)."""
+    if all(_blank_column(col) for col in raw):
+        return  # the common case: nobody in this block filled in this group
+    converted = [convert(col) for (_, _, convert), col in zip(fields, raw, strict=True)]
+    keys = ("number", *(key for _, key, _ in fields))
+    blank = len(fields)
+    for values, item in zip(found, zip(*converted, strict=True), strict=True):
+        # A group counts when one of its cells holds something once cleaned (not just spaces).
+        if item.count(None) + item.count([]) != blank:
+            values[group].append(dict(zip(keys, (number, *item), strict=True)))  # type: ignore[union-attr]
 
 
 def header_rows(rows: Iterable[NumberedCells], headers: HeaderMap) -> Iterator[RawRow]:
     """RawRows for the rows after the header row (blank rows already left out)."""
     plan = _plan(headers.slots)
-    for number, cells in rows:
-        yield RawRow(number, _row_values(cells, plan))
+    rows = iter(rows)
+    while block := list(islice(rows, _BLOCK)):
+        values = _block_values([cells for _, cells in block], plan)
+        for (number, _), row_values in zip(block, values, strict=True):
+            yield RawRow(number, row_values)
 
 
 def activity_header_map(number: int, cells: Cells) -> HeaderMap:

@@ -1,9 +1,10 @@
 """Planning one batch-file row (spec §9): what it would do to the provider's activities.
 
-A row is read with the activity form's own reader (`activity_input.read_form`) and checked
-with the same rules as a save (`activity_edit.input_errors`), so a file can never hold what the
-form would refuse. Nothing here writes: the plan is stored as `ImportRow`s and applied by
-`import_commit`, which never parses the file again.
+A row is read as the activity form would read the same values (`import_input.read_row` for a
+new activity, the form's own `activity_input.read_form` over the stored activity for an
+update) and checked with the same rules as a save (`activity_edit.input_errors`), so a file can
+never hold what the form would refuse. Nothing here writes: the plan is stored as `ImportRow`s
+and applied by `import_commit`, which never parses the file again.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from ..domain import status as rules
@@ -32,6 +34,7 @@ from .activity_input import (
     form_of,
     read_form,
 )
+from .import_input import RowRead, read_row
 
 CREATE, UPDATE, UNCHANGED, ERROR = "create", "update", "unchanged", "error"
 CLOSE, CLOSE_REFUSED = "close", "refused"
@@ -141,21 +144,43 @@ def _json_default(value: Any) -> Any:
 
 
 _INPUT_FIELDS = tuple(ActivityInput.__dataclass_fields__)
+# The stored input is one JSON array (positional: a 10,000-row plan is written once and read
+# once, and an array of plain values costs a third of a keyed object each way):
+#   [[the plain fields, in _PLAIN order], [joint providers], [[supporter fields]...],
+#    [[board, [credit types], points, [practice areas]]...], legacy columns, derived]
+_GROUPS = ("joint_providers", "supporters", "moc")
+_PLAIN = tuple(name for name in _INPUT_FIELDS if name not in _GROUPS)
+_plain_of = attrgetter(*_PLAIN)
+_DATES = tuple(i for i, name in enumerate(_PLAIN) if name in ("start_date", "end_date"))
+_CREDITS = _PLAIN.index("credits")
+_SUPPORTER = ("name", "kind", "amount_cents", "in_kind_nature", "in_kind_other")
+_supporter_of = attrgetter(*_SUPPORTER)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=_json_default)
 
 
 def input_to_json(
     data: ActivityInput, legacy_data: dict | None = None, derived: tuple[str, int] | None = None
 ) -> str:
     """The typed input as JSON (dates ISO, decimals as text), for the commit to apply."""
-    # By hand, not dataclasses.asdict: asdict deep-copies every value, and this runs per row.
-    payload: dict[str, Any] = {name: getattr(data, name) for name in _INPUT_FIELDS}
-    payload["supporters"] = [s.__dict__ for s in data.supporters]
-    payload["moc"] = [m.__dict__ for m in data.moc]
-    if legacy_data is not None:
-        payload["legacy_data"] = legacy_data
-    if derived is not None:
-        payload["derived"] = derived
-    return json.dumps(payload, default=_json_default)
+    plain = list(_plain_of(data))
+    for i in _DATES:
+        if plain[i] is not None:
+            plain[i] = plain[i].isoformat()
+    if plain[_CREDITS] is not None:
+        plain[_CREDITS] = str(plain[_CREDITS])
+    payload = [
+        plain,
+        data.joint_providers,
+        [_supporter_of(s) for s in data.supporters],
+        [
+            (m.board, m.credit_types, None if m.points is None else str(m.points), m.practice_areas)
+            for m in data.moc
+        ],
+        legacy_data,
+        derived,
+    ]
+    # Every value is plain by now (the legacy columns are JSON-safe): the encoder stays in C.
+    return _ENCODER.encode(payload)
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -169,6 +194,71 @@ def _date(value: Any) -> date | None:
 def input_from_json(text: str) -> tuple[ActivityInput, dict | None, tuple[str, int] | None]:
     """Back from `input_to_json`: the typed input, any legacy columns, the derived columns."""
     raw = json.loads(text)
+    if isinstance(raw, dict):
+        return _input_from_keyed(raw)
+    plain, joint, supporters, moc, legacy, derived = raw
+    for i in _DATES:
+        plain[i] = _date(plain[i])
+    plain[_CREDITS] = _decimal(plain[_CREDITS])
+    data = ActivityInput(
+        **dict(zip(_PLAIN, plain, strict=True)),
+        joint_providers=tuple(joint),
+        supporters=tuple(rules.SupporterFacts(*s) for s in supporters),
+        moc=tuple(
+            rules.MocFacts(board, tuple(types), _decimal(points), tuple(areas))
+            for board, types, points, areas in moc
+        ),
+    )
+    return data, legacy, tuple(derived) if derived else None
+
+
+class PlanOutdated(ValueError):
+    """A stored plan written by a version of the app with other input fields (a job previewed
+    before an upgrade, confirmed after): it is previewed again rather than guessed at."""
+
+
+@dataclass
+class StoredInput:
+    """A planned row's input as the commit writes it, read without building an ActivityInput:
+    the plain fields typed (dates, Decimal credits), and the child rows as lists."""
+
+    columns: dict[str, Any]  # every plain ActivityInput field (both IDs, dates, flags, counts)
+    joint_providers: list[str]
+    supporters: list[list[Any]]  # name, kind, amount_cents, in_kind_nature, in_kind_other
+    moc: list[tuple[str, list[str], Decimal | None, list[str]]]  # board, types, points, areas
+    legacy: dict | None
+    derived: tuple[str, int]
+
+
+def stored_input(text: str, today: date) -> StoredInput:
+    """What the commit needs of `input_to_json`'s text, cheaply (it runs once per row)."""
+    raw = json.loads(text)
+    if isinstance(raw, dict) or not raw[5]:  # an older plan: through the typed input
+        data, legacy, derived = input_from_json(text)
+        if derived is None:
+            report = rules.evaluate(data.facts(), today)
+            derived = (report.level, len(report.problems))
+        return StoredInput(
+            dict(zip(_PLAIN, _plain_of(data), strict=True)),
+            list(data.joint_providers),
+            [list(_supporter_of(s)) for s in data.supporters],
+            [(m.board, list(m.credit_types), m.points, list(m.practice_areas)) for m in data.moc],
+            legacy,
+            derived,
+        )
+    plain, joint, supporters, moc, legacy, derived = raw
+    if len(plain) != len(_PLAIN):
+        raise PlanOutdated("stored with other fields than this version's")
+    for i in _DATES:
+        plain[i] = _date(plain[i])
+    plain[_CREDITS] = _decimal(plain[_CREDITS])
+    moc = [(board, types, _decimal(points), areas) for board, types, points, areas in moc]
+    columns = dict(zip(_PLAIN, plain, strict=True))
+    return StoredInput(columns, joint, supporters, moc, legacy, (derived[0], derived[1]))
+
+
+def _input_from_keyed(raw: dict[str, Any]) -> tuple[ActivityInput, dict | None, Any]:
+    """A plan stored before the array form (a job previewed before an upgrade, committed after)."""
     legacy = raw.pop("legacy_data", None)
     derived = raw.pop("derived", None)
     raw["start_date"], raw["end_date"] = _date(raw["start_date"]), _date(raw["end_date"])
@@ -197,13 +287,12 @@ class _Overlay:
     date) are reported here, under the row's own column, and left blank for the reader.
     """
 
-    def __init__(self, form: ActivityForm, ctx: PlanContext):
+    def __init__(self, form: ActivityForm):
         self.values = dict(form.values)
         self.supporters = list(form.supporters)
         self.moc = list(form.moc)
         self.errors: dict[str, str] = {}  # form key -> message
         self.paths: dict[str, str] = {}  # form key -> the value path in the file
-        self.ctx = ctx
 
     def fail(self, key: str, path: str, message: str) -> str:
         self.errors.setdefault(key, message)
@@ -279,16 +368,24 @@ class _Overlay:
         return ActivityForm(self.values, self.supporters, self.moc)
 
 
-def _path_of(key: str, overlay: _Overlay) -> str:
-    return overlay.paths.get(key, key)
+def read_over(form: ActivityForm, values: Mapping[str, Any]) -> RowRead:
+    """A row's values laid over a form (a stored activity's, for an update) and read with the
+    form's own reader: columns the file leaves out keep the form's values."""
+    overlay = _Overlay(form)
+    for key, value in values.items():
+        if key in SCALAR_FIELDS:
+            overlay.scalar(key, value)
+    overlay.groups(values)
+    data, errors = read_form(overlay.form())
+    return RowRead(data, overlay.errors, errors, overlay.paths)
 
 
-def _messages(errors: Errors, overlay: _Overlay, ctx: PlanContext) -> list[Message]:
-    found = [Message(ctx.column_label(_path_of(k, overlay)), m) for k, m in overlay.errors.items()]
+def _messages(errors: Errors, read: RowRead, ctx: PlanContext) -> list[Message]:
+    found = [Message(ctx.column_label(read.path(k)), m) for k, m in read.failed.items()]
     for key, texts in errors.items():
-        if key in overlay.errors:
+        if key in read.failed:
             continue  # already said better, in the file's own words
-        label = ctx.column_label(_path_of(key, overlay))
+        label = ctx.column_label(read.path(key))
         found += [Message(label, text) for text in dict.fromkeys(texts)]
     return found
 
@@ -369,18 +466,25 @@ def _plan_close(plan: PlannedRow, report: rules.StatusReport, existing: Activity
     plan.messages.append(Message(ctx.column_label("close"), f"Not closed: {reasons}", "warning"))
 
 
+_FACT_NAMES = tuple(n for n in rules.ActivityFacts.__dataclass_fields__ if n != "closed")
+_facts_values = attrgetter(*_FACT_NAMES)
+
+
+def facts_of(data: ActivityInput) -> rules.ActivityFacts:
+    """`data.facts()`, built positionally: it runs for every row of a file."""
+    return rules.ActivityFacts(*_facts_values(data))
+
+
 def plan_activity_row(raw: RawRow, existing: Activity | None, ctx: PlanContext) -> PlannedRow:
     """What one activity row would do: create, update (with each change), unchanged or error."""
     plan = PlannedRow(raw.number, ERROR)
     plan.messages += [Message(p.column_header, p.message) for p in raw.problems]
     _identity(raw, ctx, plan)
     wants_close = _close_request(raw, ctx, plan)
-    overlay = _Overlay(form_of(existing) if existing is not None else ActivityForm(), ctx)
-    for key, value in raw.values.items():
-        if key in SCALAR_FIELDS:
-            overlay.scalar(key, value)
-    overlay.groups(raw.values)
-    data, form_errors = read_form(overlay.form())
+    # A new activity is read straight from the row's typed values; an update over the stored
+    # activity's form. Both give what the web form would for the same values.
+    read = read_row(raw.values) if existing is None else read_over(form_of(existing), raw.values)
+    data = read.data
     # A locked year refuses a new activity ending in it, or an end date moved into it; an
     # existing one already there is judged below (unchanged is fine, a change is refused).
     end_locked = (
@@ -389,9 +493,9 @@ def plan_activity_row(raw: RawRow, existing: Activity | None, ctx: PlanContext) 
         and (existing is None or data.end_date != existing.end_date)
     )
     errors = input_errors(data, end_locked)
-    for key, messages in form_errors.items():
+    for key, messages in read.errors.items():
         errors.setdefault(key, []).extend(messages)
-    plan.messages += _messages(errors, overlay, ctx)
+    plan.messages += _messages(errors, read, ctx)
     plan.title = data.title or plan.title
     legacy = raw.values.get("legacy_data")
     plan.legacy_data = legacy if isinstance(legacy, dict) else None
@@ -410,7 +514,7 @@ def plan_activity_row(raw: RawRow, existing: Activity | None, ctx: PlanContext) 
         if plan.action == ERROR:
             plan.raw = raw.values
             return plan
-    report = rules.evaluate(data.facts(), ctx.today)
+    report = rules.evaluate(facts_of(data), ctx.today)
     plan.derived = (report.level, len(report.problems))
     if wants_close:
         _plan_close(plan, report, existing, ctx)

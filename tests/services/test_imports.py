@@ -184,3 +184,41 @@ def test_export_of_the_demo_data_then_import_is_every_row_unchanged(ctx, kind):
         0,
         0,
     ), [(r.number, r.action, r.changes_json, r.messages_json) for r in rows[:5]]
+
+
+def _keyed(input_json: str) -> str:
+    """A stored input in the keyed form earlier versions wrote (one object per row)."""
+    import json
+
+    from pars_app.services.import_plan import input_from_json
+
+    data, _legacy, derived = input_from_json(input_json)
+    payload = {name: getattr(data, name) for name in type(data).__dataclass_fields__}
+    payload["supporters"] = [s.__dict__ for s in data.supporters]
+    payload["moc"] = [m.__dict__ for m in data.moc]
+    payload["derived"] = derived
+    return json.dumps(payload, default=str)
+
+
+def test_a_plan_stored_by_an_earlier_version_still_commits_or_asks_for_a_new_preview(who):
+    provider, user = who
+    job = preview(provider, user, "acts.xlsx", write_activities([full_record(1), full_record(2)]))
+    rows = db.session.scalars(select(ImportRow).where(ImportRow.job_id == job.id)).all()
+    first = min(rows, key=lambda r: r.number)
+    first.input_json = _keyed(first.input_json)  # keyed: read as before
+    db.session.commit()
+    done = commit(job, user)
+    assert done.status == "committed", done.error
+    assert imports.counts_of(done).created == 2
+    stored = db.session.scalars(select(Activity).order_by(Activity.provider_activity_id)).all()
+    assert [a.title for a in stored] == [full_record(1)["title"], full_record(2)["title"]]
+
+    # A plan whose fields this version does not know: previewed again, nothing written.
+    job = preview(provider, user, "more.xlsx", write_activities([full_record(3)]))
+    row = db.session.scalar(select(ImportRow).where(ImportRow.job_id == job.id))
+    row.input_json = row.input_json.replace("[[", '[["an extra field",', 1)
+    db.session.commit()
+    done = commit(job, user)
+    assert done.status == "stale"
+    assert "updated since the preview" in done.error
+    assert db.session.scalar(select(func.count()).select_from(Activity)) == 2

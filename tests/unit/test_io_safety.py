@@ -204,6 +204,55 @@ def test_too_many_rows_are_refused():
 
 
 @pytest.mark.parametrize(
+    ("ref", "row"),
+    [
+        (b"B99", 99),  # as many digits as the last row element, but below it
+        (b"B5000", 5_000),  # more digits than any row element
+        (b"B123456789", 123_456_789),  # more than the eight digits a row number may have
+    ],
+)
+def test_a_cell_placed_below_its_row_is_found_wherever_it_hides(ref, row):
+    """A row's cells are only compared with the rows when they could lie below them: a cell
+    claiming a far row inside an early row element is still found, and named exactly."""
+    data = xlsx_bytes([HEADER] + [["T", "C", 1, 1]] * 59)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml")
+    row3 = sheet.index(b'<row r="3"')
+    cut = sheet.index(b"</row>", row3)
+    sheet = sheet[:cut] + b'<c r="' + ref + b'"><v>1</v></c>' + sheet[cut:]
+    data = rezip(data, replace={"xl/worksheets/sheet1.xml": sheet})
+    with pytest.raises(UnsafeFile, match=rf"goes down to row {row:,}.*at most 50 rows"):
+        read_file("hidden.xlsx", data, Limits(max_rows=50))
+
+
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [
+        (b"b2000000", "goes down to row 2,000,000"),  # calamine reads lower case too
+        (b"B123456789", "goes down to row 123,456,789"),  # nine digits
+        (b"AAAA3", r"column AAAA \(column 18,279\)"),  # four letters
+        (b"b000003000000", "goes down to row 3,000,000"),  # leading zeros
+    ],
+)
+def test_odd_cell_positions_calamine_would_allocate_for_are_refused(ref, message):
+    data = xlsx_bytes([HEADER] + [["T", "C", 1, 1]] * 5)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml")
+    cut = sheet.index(b"</row>", sheet.index(b'<row r="3"'))
+    sheet = sheet[:cut] + b'<c r="' + ref + b'"><v>1</v></c>' + sheet[cut:]
+    data = rezip(data, replace={"xl/worksheets/sheet1.xml": sheet})
+    with pytest.raises(UnsafeFile, match=message):
+        read_file("odd.xlsx", data)
+
+
+def test_a_sheet_near_the_limits_is_read_when_its_exact_extent_fits():
+    """Rows 1..120 by 4 columns: the quick bound (999 rows) fails max_cells of 2,000, the
+    exact extent (480 cells) fits."""
+    data = xlsx_bytes([HEADER] + [["T", "C", 1, 1]] * 119)
+    assert len(list(read_file("near.xlsx", data, Limits(max_cells=2_000)).rows)) == 119
+
+
+@pytest.mark.parametrize(
     "cell", [b'<c t="n"><v>1</v></c>', b"<c><v>1</v></c>", b'<c s="0" r="A2"><v>1</v></c>']
 )
 def test_cells_without_a_leading_position_are_refused(cell):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from pars_app.domain.codes import (
@@ -319,3 +321,86 @@ def test_export_drops_characters_xml_cannot_hold():
     record = dict(full_record(), title="Bell\x07 and\x0b tab")
     (row,) = read_file("x.xml", write_activities_xml([record])).rows
     assert row.values["title"] == "Bell and tab"
+
+
+# --- One pass over each activity gives what find() per field gave ------------------------------
+
+
+def _by_find(metrics: etree._Element) -> dict:
+    """The reference reading: each value looked up by its path (the reader before the single
+    pass), kept here to prove the single pass finds the same elements."""
+    from pars_app.io.fields import imply_delivery
+    from pars_app.io.xml_io import _OUTCOMES, _SCALARS, _SUPPORTER_FIELDS
+
+    def text(node):
+        return None if node is None or node.text is None else node.text.strip() or None
+
+    values = {
+        key: text(metrics.find(path)) for key, path in _SCALARS if metrics.find(path) is not None
+    }
+    desc = metrics.find("ActivityDescription")
+    for key, names in _OUTCOMES.items():
+        answers = [text(desc.find(n)) for n in names if desc.find(n) is not None]
+        answers = [a for a in answers if a is not None]
+        if answers:
+            values[key] = "Yes" if any(a in ("Yes", "true") for a in answers) else "No"
+    names = [t for n in metrics.iterfind("ActivityDescription/JointProvider") if (t := text(n))]
+    if names:
+        values["joint_providers"] = names
+    supporters = [
+        {"number": i, **{key: text(node.find(tag)) for key, tag in _SUPPORTER_FIELDS}}
+        for i, node in enumerate(metrics.iterfind("ActivityDescription/CommercialSupporter"), 1)
+    ]
+    if supporters:
+        values["supporters"] = supporters
+    moc = [
+        {
+            "number": i,
+            "board": text(node.find("Board")),
+            "credit_types": [t for c in node.iterfind("CreditType") if (t := text(c))],
+            "points": text(node.find("Points")),
+            "practice_areas": [t for c in node.iterfind("PracticeArea") if (t := text(c))],
+        }
+        for i, node in enumerate(metrics.iterfind("XtensibleInfo/MOCRegistration"), 1)
+    ]
+    if moc:
+        values["moc"] = moc
+    imply_delivery(values)
+    return values
+
+
+def _same_as_find(data: bytes) -> None:
+    rows = list(read_file("a.xml", data).rows)
+    root = etree.fromstring(data)
+    expected = [_by_find(m) for m in root.iterfind("MedicalEducationMetrics")]
+    assert [r.values for r in rows] == expected
+    assert [list(r.values) for r in rows] == [list(v) for v in expected]  # the same key order
+    assert [r.number for r in rows] == [m.sourceline for m in root]
+
+
+REQUIRED_IN_XML = {"format", "start_date", "end_date"}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    drop=st.sets(st.sampled_from(sorted(set(full_record()) - REQUIRED_IN_XML)), max_size=12),
+    blanks=st.sets(st.sampled_from(["title", "venue", "description", "passport_url"])),
+    n=st.integers(1, 3),
+)
+def test_the_single_pass_reads_what_find_per_field_read(drop, blanks, n):
+    records = []
+    for i in range(1, n + 1):
+        record = {k: v for k, v in full_record(i).items() if k not in drop}
+        record.update(dict.fromkeys(blanks, " "))
+        records.append(record)
+    _same_as_find(write_activities_xml(records))
+
+
+def test_the_single_pass_reads_flags_blanks_and_repeats_as_find_did():
+    doc = MINIMAL.replace(
+        b"<ChangesInCompetenceMeasured>No</ChangesInCompetenceMeasured>",
+        b"<ChangesInCompetenceMeasured>No</ChangesInCompetenceMeasured>"
+        b"<ChangesInCommunityHealthMeasured>true</ChangesInCommunityHealthMeasured>",
+    ).replace(b"<Title>Online module</Title>", b"<Title>  </Title>")
+    _same_as_find(doc)
+    _same_as_find(write_activities_xml([full_record(1), {**full_record(2), "moc": []}]))
