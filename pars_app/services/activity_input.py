@@ -275,20 +275,23 @@ class ActivityInput:
         return ActivityFacts(**{n: getattr(self, n) for n in names})
 
 
-class _Reader:
-    """Reads fields one by one, collecting a message per field instead of stopping."""
+class FieldChecks:
+    """The per-field checks of an activity's values, collecting a message per field instead
+    of stopping: shared by the form's reader below and the import's (`import_input`), so a
+    value is judged, and worded, the same whichever way it came in."""
 
-    def __init__(self, form: ActivityForm):
-        self.form = form
-        self.errors: Errors = {}
+    __slots__ = ()
+    errors: Errors
 
     def error(self, key: str, message: str) -> None:
         self.errors.setdefault(key, []).append(message)
 
-    def text(
-        self, key: str, max_len: int, raw: str | None = None, multiline: bool = False
+    def checked_text(
+        self, key: str, value: str, max_len: int, multiline: bool = False
     ) -> str | None:
-        value = (self.form.get(key) if raw is None else raw).strip()
+        """`value` stripped, or None (with the message) when too long or not plain; blank is
+        None too."""
+        value = value.strip()
         if len(value) > max_len:
             self.error(key, f"Shorten this to {max_len:,} characters or fewer.")
             return None
@@ -303,12 +306,32 @@ class _Reader:
             return False
         return True
 
-    def parse(self, key: str, parser: Callable[[str], Any], raw: str | None = None) -> Any:
+    def parsed(self, key: str, parser: Callable[[str], Any], value: str) -> Any:
+        """`parser(value)`, or None with the parser's message."""
         try:
-            return parser(self.form.get(key) if raw is None else raw)
+            return parser(value)
         except ValueError as err:
             self.error(key, str(err))
             return None
+
+
+class _Reader(FieldChecks):
+    """Reads the form's fields one by one."""
+
+    __slots__ = ("errors", "form")
+
+    def __init__(self, form: ActivityForm):
+        self.form = form
+        self.errors: Errors = {}
+
+    def text(
+        self, key: str, max_len: int, raw: str | None = None, multiline: bool = False
+    ) -> str | None:
+        value = self.form.get(key) if raw is None else raw
+        return self.checked_text(key, value, max_len, multiline)
+
+    def parse(self, key: str, parser: Callable[[str], Any], raw: str | None = None) -> Any:
+        return self.parsed(key, parser, self.form.get(key) if raw is None else raw)
 
     def choice(self, key: str, choices: Mapping[str, str], raw: str | None = None) -> str | None:
         value = (self.form.get(key) if raw is None else raw).strip()

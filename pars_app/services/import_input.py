@@ -29,7 +29,6 @@ from ..domain.values import (
     parse_date,
     parse_money_cents,
     parse_yes_no,
-    text_problem,
 )
 from ..io import choice_key
 from ..io.fields import split_names
@@ -38,6 +37,7 @@ from .activity_input import (
     MAX_JOINT_PROVIDERS,
     ActivityInput,
     Errors,
+    FieldChecks,
     _points,
     parse_accme_id,
 )
@@ -177,7 +177,7 @@ _BLANK.update(dict.fromkeys(("start_date", "end_date", "passport_listed"), None)
 _BLANK.update(dict.fromkeys(("passport_fee", "commercial_support"), None))
 
 
-class _Row:
+class _Row(FieldChecks):
     """One row being read: the taken values, and the messages so far."""
 
     __slots__ = ("errors", "failed", "got", "numbers", "paths")
@@ -201,32 +201,9 @@ class _Row:
         self.paths[key] = path
         return _BLANK.get(key, "")
 
-    # The form's half: the same checks as `activity_input._Reader`, on the taken values.
-
-    def error(self, key: str, message: str) -> None:
-        self.errors.setdefault(key, []).append(message)
-
-    def text(self, key: str, value: str, max_len: int, multiline: bool = False) -> str | None:
-        value = value.strip()
-        if len(value) > max_len:
-            self.error(key, f"Shorten this to {max_len:,} characters or fewer.")
-            return None
-        if not self.plain(key, value, multiline):
-            return None
-        return value or None
-
-    def plain(self, key: str, value: str, multiline: bool = False) -> bool:
-        if problem := text_problem(value, multiline):
-            self.error(key, problem)
-            return False
-        return True
-
-    def parse(self, key: str, parser: Callable[[str], Any], value: str) -> Any:
-        try:
-            return parser(value)
-        except ValueError as err:
-            self.error(key, str(err))
-            return None
+    # The form's half: the same checks as the form's reader, on the taken values.
+    text = FieldChecks.checked_text
+    parse = FieldChecks.parsed
 
 
 # --- Groups: commercial supporters and MOC registrations ---------------------------------------
