@@ -25,7 +25,7 @@ How the version is kept, whatever path writes (form, inline, bulk close, import,
 Why reading the version first makes the cache safe: a reader takes the version before it
 counts, so what it counts is at least as new as that version; an entry is reused only while
 the version is unchanged, i.e. while nothing of that provider has been committed since. A
-session with its own uncommitted changes to the provider neither reads nor fills the cache.
+session holding uncommitted changes to step data neither reads nor fills the cache.
 """
 
 from __future__ import annotations
@@ -138,13 +138,8 @@ class _Cache:
         self.entries: OrderedDict[Hashable, tuple[int, object]] = OrderedDict()
         self.lock = threading.Lock()
 
-    def get(self, key: Hashable, version: int | None) -> tuple[bool, object]:
-        with self.lock:
-            entry = self.entries.get(key)
-            if entry is None or entry[0] != version:
-                return False, None
-            self.entries.move_to_end(key)
-            return True, entry[1]
+    def get(self, key: Hashable, version: int) -> tuple[bool, object]:
+        return self.get_many([(key, version)])[0]
 
     def get_many(self, wanted: list[tuple[Hashable, int]]) -> list[tuple[bool, object]]:
         """`get` for many (key, version) pairs under one lock (the overview asks thousands)."""
@@ -171,22 +166,13 @@ def _cache() -> _Cache:
     return current_app.extensions.setdefault("pars_facts_cache", _Cache(CACHE_SIZE))
 
 
-def _has_own_changes(session: Session, provider_id: int) -> bool:
-    if provider_id in session.info.get(_TOUCHED, ()) or session.info.get(_UNNAMED):
-        return True
-    return any(
-        isinstance(obj, WATCHED) and obj.provider_id == provider_id
-        for obj in chain(session.new, session.dirty, session.deleted)
-    )
-
-
 def cached(provider_id: int, key: Hashable, compute: Callable[[], T]) -> T:
     """`compute()`, or what it returned for `(provider_id, key)` at the provider's current data
     version. `key` must name everything else the facts depend on (year, today, ...), and the
     value must not be mutated by callers (it is shared)."""
-    session = db.session
-    if _has_own_changes(session, provider_id):
+    if has_pending_changes():
         return compute()
+    session = db.session
     # Read before counting (see the module's docstring). Usually the provider is in the
     # session's identity map already (the signed-in user's), so this costs no query.
     provider = session.get(Provider, provider_id)

@@ -225,7 +225,7 @@ def _providers_query(accreditor: Accreditor, f: OverviewFilter, cycle: _Cycle, n
                 func.lower(Provider.code).startswith(like, autoescape=True),
             )
         )
-    texts = {acc: text_id for acc, (text_id, _) in cycle.latest.items()}
+    texts = cycle.text_ids
     done = checklist.done_conditions(cycle.year, now, texts)
 
     def meeting(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
@@ -236,7 +236,7 @@ def _providers_query(accreditor: Accreditor, f: OverviewFilter, cycle: _Cycle, n
         return Provider.id.in_(chosen.correlate(None))
 
     def complete() -> ColumnElement[bool]:
-        return Provider.id.in_(_complete_ids(accreditor, cycle, now, done))
+        return Provider.id.in_(_complete_ids(accreditor, cycle, now, texts, done))
 
     if f.state == "late":
         query = query.where(_past_due(cycle, now), ~complete())
@@ -260,7 +260,11 @@ def _providers_query(accreditor: Accreditor, f: OverviewFilter, cycle: _Cycle, n
 
 
 def _complete_ids(
-    accreditor: Accreditor, cycle: _Cycle, now: datetime, done: Mapping[str, ColumnElement[bool]]
+    accreditor: Accreditor,
+    cycle: _Cycle,
+    now: datetime,
+    texts: Mapping[int, int],
+    done: Mapping[str, ColumnElement[bool]],
 ) -> list[int]:
     """The providers in scope with all five steps of the year done.
 
@@ -273,7 +277,6 @@ def _complete_ids(
     changed since, in one statement per CHUNK.
     """
     today = deadlines.central_date(now)
-    texts = {acc: text_id for acc, (text_id, _) in cycle.latest.items()}
     in_view = db.session.execute(
         select(Provider.id, Provider.data_version, Provider.accreditor_id).where(
             in_scope(accreditor)
@@ -322,6 +325,11 @@ class _Cycle:
     year: int
     deadlines: dict[int, datetime]  # accreditor id -> its stored deadline
     latest: dict[int, tuple[int, int]]  # accreditor id -> (text id, version)
+
+    @property
+    def text_ids(self) -> dict[int, int]:
+        """accreditor id -> id of its latest agreement text for the year."""
+        return {acc: text_id for acc, (text_id, _) in self.latest.items()}
 
     def deadline(self, accreditor_id: int) -> datetime:
         """Same rule as services.cycle.reporting_deadline: the stored row, else ACCME's rule."""
@@ -397,7 +405,7 @@ def _facts(cycle: _Cycle, now: datetime, providers: Select) -> list[Row]:
     counted = exists().where(
         LearnerSnapshot.activity_id == Activity.id, LearnerSnapshot.year == year
     )
-    texts = {acc: text_id for acc, (text_id, _) in cycle.latest.items()}
+    texts = cycle.text_ids
     accepted = (
         AgreementAcceptance.provider_id == Provider.id,
         AgreementAcceptance.agreement_text_id
