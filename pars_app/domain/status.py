@@ -122,7 +122,7 @@ class ActivityFacts:
 
 
 def _blank(text: str | None) -> bool:
-    return text is None or not str(text).strip()
+    return text is None or not (text if text.__class__ is str else str(text)).strip()
 
 
 # --- Draft ----------------------------------------------------------------------------------
@@ -214,7 +214,8 @@ def _delivery_and_location(f: ActivityFacts) -> list[Problem]:
 
 
 def _valid_web_address(url: str | None) -> bool:
-    if _blank(url) or any(ch.isspace() for ch in url.strip()):
+    # One word: str.split() breaks at exactly the characters str.isspace() names.
+    if _blank(url) or len(url.split()) != 1:
         return False
     try:
         parts = urlsplit(url.strip())
@@ -404,9 +405,10 @@ class StatusReport:
         return (*self.problems, Problem("end_date", message))
 
 
-def evaluate(f: ActivityFacts, today: date) -> StatusReport:
-    """The activity's status on `today` (a Central date) with its problems."""
-    early = draft_problems(f) + active_problems(f)
+def evaluate(f: ActivityFacts, today: date, draft: list[Problem] | None = None) -> StatusReport:
+    """The activity's status on `today` (a Central date) with its problems. `draft` is
+    `draft_problems(f)` when the caller has it already (a batch row checks it before)."""
+    early = (draft_problems(f) if draft is None else draft) + active_problems(f)
     close = close_problems(f)
     level = _level(early, close)
     status = status_from_level(level, f.end_date, f.closed, today)

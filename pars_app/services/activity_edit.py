@@ -149,11 +149,16 @@ def _identity_errors(provider: Provider, a: Activity | None, data: ActivityInput
     return errors
 
 
-def input_errors(data: ActivityInput, end_year_locked: bool) -> Errors:
+def input_errors(
+    data: ActivityInput, end_year_locked: bool, draft: list[rules.Problem] | None = None
+) -> Errors:
     """What blocks saving `data` whatever the other rows say: Draft-level rules, a locked end
-    year, MOC boards. Shared by the form and batch imports (which know the locks already)."""
+    year, MOC boards. Shared by the form and batch imports (which know the locks already, and
+    pass the Draft problems of `data.facts()` when they have them)."""
     errors: Errors = {}
-    for problem in rules.draft_problems(data.facts()):
+    if draft is None:
+        draft = rules.draft_problems(data.facts())
+    for problem in draft:
         errors.setdefault(problem.field, []).append(problem.message)
     if data.end_date and end_year_locked:
         message = LOCKED.format(year=data.end_date.year) + ": choose an end date in another year."

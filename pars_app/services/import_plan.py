@@ -466,15 +466,6 @@ def _plan_close(plan: PlannedRow, report: rules.StatusReport, existing: Activity
     plan.messages.append(Message(ctx.column_label("close"), f"Not closed: {reasons}", "warning"))
 
 
-_FACT_NAMES = tuple(n for n in rules.ActivityFacts.__dataclass_fields__ if n != "closed")
-_facts_values = attrgetter(*_FACT_NAMES)
-
-
-def facts_of(data: ActivityInput) -> rules.ActivityFacts:
-    """`data.facts()`, built positionally: it runs for every row of a file."""
-    return rules.ActivityFacts(*_facts_values(data))
-
-
 def plan_activity_row(raw: RawRow, existing: Activity | None, ctx: PlanContext) -> PlannedRow:
     """What one activity row would do: create, update (with each change), unchanged or error."""
     plan = PlannedRow(raw.number, ERROR)
@@ -492,7 +483,10 @@ def plan_activity_row(raw: RawRow, existing: Activity | None, ctx: PlanContext) 
         and data.end_date.year in ctx.locked
         and (existing is None or data.end_date != existing.end_date)
     )
-    errors = input_errors(data, end_locked)
+    # The facts and their Draft problems, once: the save rules and the status both need them.
+    facts = data.facts()
+    draft = rules.draft_problems(facts)
+    errors = input_errors(data, end_locked, draft)
     for key, messages in read.errors.items():
         errors.setdefault(key, []).extend(messages)
     plan.messages += _messages(errors, read, ctx)
@@ -514,7 +508,7 @@ def plan_activity_row(raw: RawRow, existing: Activity | None, ctx: PlanContext) 
         if plan.action == ERROR:
             plan.raw = raw.values
             return plan
-    report = rules.evaluate(facts_of(data), ctx.today)
+    report = rules.evaluate(facts, ctx.today, draft)
     plan.derived = (report.level, len(report.problems))
     if wants_close:
         _plan_close(plan, report, existing, ctx)
