@@ -4,7 +4,7 @@
 from .activity import Activity, CommercialSupporter, JointProvider, LearnerSnapshot, MocRegistration
 from .base import ProviderScoped
 from .cycle import AgreementAcceptance, AgreementText, ReportingDeadline, YearLock
-from .ops import AuditEvent, ImportJob, ImportRow
+from .ops import AuditEvent, ImportFile, ImportJob, ImportRow
 from .org import (
     ACCREDITOR_ROLE,
     PROVIDER_ROLES,
@@ -29,6 +29,7 @@ __all__ = [
     "CommercialSupporter",
     "Contact",
     "ContactReview",
+    "ImportFile",
     "ImportJob",
     "ImportRow",
     "JointProvider",

@@ -30,7 +30,6 @@ class ImportJob(ProviderScoped, db.Model):
     counts_json: Mapped[str | None] = mapped_column(Text)
     report_json: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
-    content: Mapped[bytes | None] = mapped_column(LargeBinary)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The queue (services.jobs): which step a worker should run next ("preview" | "commit"),
     # who claimed it (host:pid, so a dead worker's job is recognised as failed) and when it
@@ -44,6 +43,35 @@ class ImportJob(ProviderScoped, db.Model):
     committed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Joined: the history page shows who uploaded each file without a query per row.
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id], lazy="joined")
+    # The uploaded file, loaded only when read (the preview reads it once).
+    file: Mapped[ImportFile | None] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="select"
+    )
+
+    @property
+    def content(self) -> bytes | None:
+        """The uploaded file's bytes; None once the job no longer needs them."""
+        return self.file.content if self.file is not None else None
+
+    @content.setter
+    def content(self, data: bytes | None) -> None:
+        self.file = None if data is None else ImportFile(content=data)
+
+
+class ImportFile(db.Model):
+    """An import job's uploaded file, in a table of its own.
+
+    A job's row is updated a dozen times an import (claimed, progress, status, heartbeat), and
+    on SQLite an UPDATE rewrites the whole row: with the file in it, each update rewrote up to
+    25 MB (7 updates took 0.5 s of a 4.2 s import of a 21 MB XML file). PostgreSQL keeps an
+    unchanged TOASTed value, but gains nothing from carrying it in the job either.
+    """
+
+    __tablename__ = "import_files"
+    job_id: Mapped[int] = mapped_column(
+        ForeignKey("import_jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ImportRow(db.Model):
