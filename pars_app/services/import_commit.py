@@ -9,14 +9,16 @@ batch writes nothing) and is reported, so the user previews again instead of ove
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from operator import itemgetter
+from itertools import islice
+from operator import attrgetter, itemgetter
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import ColumnElement, Row, Table, bindparam, delete, insert, select, update
 
 from ..extensions import db
 from ..models import (
@@ -31,7 +33,7 @@ from ..models import (
 from . import data_version
 from .activity_close import locked_years
 from .activity_edit import CLOSED_ACTION, LOCKED, SCALARS, next_provider_activity_id
-from .import_plan import CLOSE, CREATE, UNCHANGED, UPDATE, StoredInput, stored_input
+from .import_plan import CLOSE, CREATE, UNCHANGED, UPDATE, StoredInput, stored_inputs
 
 CHUNK = 1000
 
@@ -60,14 +62,23 @@ def insert_many(table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """
     if not rows:
         return
+    names = list(rows[0])
+    pick = itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
+    insert_rows(table, names, list(map(pick, rows)))
+
+
+def insert_rows(table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """`insert_many` for rows given as tuples of values in the order of `names` (the commit
+    builds its rows so, without a dict per row)."""
+    if not rows:
+        return
     conn = db.session.connection()
     dialect = conn.dialect
-    names = list(rows[0])
+    names = list(names)
     compiled = insert(table).compile(dialect=dialect, column_keys=names)
     if set(compiled.binds) != set(names):  # a column with a default was left out
         raise ValueError(f"insert_many into {table.name} needs: {sorted(compiled.binds)}")
-    pick = itemgetter(*names)
-    columns = list(zip(*map(pick, rows), strict=True)) if len(names) > 1 else [[*map(pick, rows)]]
+    columns = list(zip(*rows, strict=True))
     for i, name in enumerate(names):
         convert = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         if convert is None:
@@ -129,28 +140,42 @@ _PLAN_COLUMNS = (
 )
 
 
-def _chunks(job_id: int, today: date) -> Iterator[list[_Row]]:
-    """The job's rows to apply (creates, updates, and unchanged rows that close), in file
-    order, a chunk at a time (memory stays flat)."""
+def _planned(job_id: int, action: str, *also: ColumnElement[bool]) -> Iterator[Row]:
+    """The job's rows of one action (and `also`), in file order, CHUNK at a time.
+
+    One action at a time, so that each query walks `ix_import_rows_job_action_number` from
+    where the last stopped: with the actions OR-ed together the database read every row of the
+    job and sorted them for each chunk, quadratic in the file's length.
+    """
     last = 0
     while True:
         found = db.session.execute(
             select(*_PLAN_COLUMNS)
             .where(
                 ImportRow.job_id == job_id,
-                or_(
-                    ImportRow.action.in_((CREATE, UPDATE)),
-                    and_(ImportRow.action == UNCHANGED, ImportRow.close == CLOSE),
-                ),
+                ImportRow.action == action,
                 ImportRow.number > last,
+                *also,
             )
             .order_by(ImportRow.number)
             .limit(CHUNK)
         ).all()
-        if not found:
+        yield from found
+        if len(found) < CHUNK:
             return
         last = found[-1].number
-        yield [_Row(_Plan(*r[:-1]), stored_input(r.input_json, today)) for r in found]
+
+
+def _chunks(job_id: int, today: date) -> Iterator[list[_Row]]:
+    """The job's rows to apply (creates, updates, and unchanged rows that close), in file
+    order, a chunk at a time (memory stays flat)."""
+    closing = _planned(job_id, UNCHANGED, ImportRow.close == CLOSE)
+    rows = heapq.merge(
+        _planned(job_id, CREATE), _planned(job_id, UPDATE), closing, key=attrgetter("number")
+    )
+    while found := list(islice(rows, CHUNK)):
+        inputs = stored_inputs([r.input_json for r in found], today)
+        yield [_Row(_Plan(*r[:-1]), data) for r, data in zip(found, inputs, strict=True)]
 
 
 def _lock_provider(provider_id: int) -> None:
@@ -165,6 +190,8 @@ def _lock_provider(provider_id: int) -> None:
 
 
 def _current(provider_id: int, ids: list[int]) -> dict[int, tuple[int, Any, date]]:
+    if not ids:  # a chunk of new activities
+        return {}
     rows = db.session.execute(
         select(Activity.id, Activity.version, Activity.closed_at, Activity.end_date)
         .where(Activity.provider_id == provider_id, Activity.id.in_(ids))
@@ -241,49 +268,28 @@ def _columns(r: _Row) -> dict[str, Any]:
     return values
 
 
-def _children(activity_id: int, data: StoredInput) -> tuple[list, list, list]:
-    joint = [
-        dict(activity_id=activity_id, position=i, name=n)
-        for i, n in enumerate(data.joint_providers)
-    ]
-    supporters = [
-        dict(
-            activity_id=activity_id,
-            position=i,
-            name=name,
-            kind=kind,
-            amount_cents=cents,
-            in_kind_nature=nature,
-            in_kind_other=other,
-        )
-        for i, (name, kind, cents, nature, other) in enumerate(data.supporters)
-    ]
-    moc = [
-        dict(
-            activity_id=activity_id,
-            board=board,
-            credit_types=", ".join(types),
-            points=points,
-            practice_areas="\n".join(areas),
-        )
-        for board, types, points, areas in data.moc
-    ]
-    return joint, supporters, moc
+# The child tables' columns, in the order the commit builds their rows.
+_JOINT = ("activity_id", "position", "name")
+_SUPPORTER = ("activity_id", "position", "name", "kind", "amount_cents")
+_SUPPORTER += ("in_kind_nature", "in_kind_other")  # StoredInput.supporters' order
+_MOC = ("activity_id", "board", "credit_types", "points", "practice_areas")
+_EVENT = ("at", "user_id", "provider_id", "action", "entity_type", "entity_id", "via", "details")
 
 
 def _insert_children(rows: list[tuple[int, StoredInput]]) -> None:
-    joint, supporters, moc = [], [], []
+    joint: list[tuple] = []
+    supporters: list[tuple] = []
+    moc: list[tuple] = []
     for activity_id, data in rows:
-        j, s, m = _children(activity_id, data)
-        joint += j
-        supporters += s
-        moc += m
-    for model, values in (
-        (JointProvider, joint),
-        (CommercialSupporter, supporters),
-        (MocRegistration, moc),
-    ):
-        insert_many(model.__table__, values)
+        joint += [(activity_id, i, name) for i, name in enumerate(data.joint_providers)]
+        supporters += [(activity_id, i, *s) for i, s in enumerate(data.supporters)]
+        moc += [
+            (activity_id, board, ", ".join(types), points, "\n".join(areas))
+            for board, types, points, areas in data.moc
+        ]
+    insert_rows(JointProvider.__table__, _JOINT, joint)
+    insert_rows(CommercialSupporter.__table__, _SUPPORTER, supporters)
+    insert_rows(MocRegistration.__table__, _MOC, moc)
 
 
 def _replace_children(ids: list[int], rows: list[tuple[int, StoredInput]]) -> None:
@@ -301,7 +307,7 @@ class _Writer:
     today: date
     ids: _IdSource
     result: CommitResult
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[tuple] = field(default_factory=list)  # rows of _EVENT
 
     def event(self, action: str, activity_id: int, changes_json: str | None = None) -> None:
         # The changes are already JSON (stored by the preview): spliced in, not re-encoded.
@@ -309,15 +315,15 @@ class _Writer:
         if changes_json:
             details += f', "changes": {changes_json}'
         self.events.append(
-            dict(
-                at=self.now,
-                user_id=self.user_id,
-                provider_id=self.provider_id,
-                action=action,
-                entity_type="Activity",
-                entity_id=activity_id,
-                via="import",
-                details=details + "}",
+            (
+                self.now,
+                self.user_id,
+                self.provider_id,
+                action,
+                "Activity",
+                activity_id,
+                "import",
+                details + "}",
             )
         )
 
@@ -329,11 +335,12 @@ class _Writer:
             pid = r.plan.provider_activity_id or self.ids.take(r.data.columns["start_date"].year)
             r.plan.provider_activity_id = pid
             closing = r.plan.close == CLOSE
-            v = _columns(r)
+            # Every plain field of the input, both IDs included (read for this commit alone).
+            v = r.data.columns
+            v["completeness"], v["problem_count"] = r.data.derived
             v.update(
                 provider_id=self.provider_id,
                 provider_activity_id=pid,
-                accme_activity_id=r.data.columns["accme_activity_id"],
                 legacy_data=json.dumps(r.data.legacy) if r.data.legacy is not None else None,
                 created_by_id=self.user_id,
                 updated_by_id=self.user_id,
@@ -433,7 +440,7 @@ class _Writer:
         self.result.closed += len(rows)
 
     def flush_events(self) -> None:
-        insert_many(AuditEvent.__table__, self.events)
+        insert_rows(AuditEvent.__table__, _EVENT, self.events)
         self.events = []
 
 

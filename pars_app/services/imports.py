@@ -231,8 +231,18 @@ def _chunks(rows: Iterator[RawRow]) -> Iterator[list[RawRow]]:
         yield chunk
 
 
-def _existing(provider_id: int, chunk: list[RawRow]) -> dict[str, Activity]:
-    pids = {str(r.values.get("provider_activity_id") or "").strip() for r in chunk} - {""}
+def _known_ids(provider_id: int) -> set[str]:
+    """The provider's Provider Activity IDs, read once per preview: a chunk of new activities
+    (most rows of a new year's file) then needs no query at all."""
+    return set(
+        db.session.scalars(
+            select(Activity.provider_activity_id).where(Activity.provider_id == provider_id)
+        )
+    )
+
+
+def _existing(provider_id: int, chunk: list[RawRow], known: set[str]) -> dict[str, Activity]:
+    pids = {str(r.values.get("provider_activity_id") or "").strip() for r in chunk} & known
     if not pids:
         return {}
     found = db.session.scalars(
@@ -243,8 +253,10 @@ def _existing(provider_id: int, chunk: list[RawRow]) -> dict[str, Activity]:
     return {a.provider_activity_id: a for a in found}
 
 
-def _plan_chunk(kind: str, chunk: list[RawRow], ctx: PlanContext, provider_id: int) -> list:
-    existing = _existing(provider_id, chunk)
+def _plan_chunk(
+    kind: str, chunk: list[RawRow], ctx: PlanContext, provider_id: int, known: set[str]
+) -> list:
+    existing = _existing(provider_id, chunk, known)
     pid = lambda r: str(r.values.get("provider_activity_id") or "").strip()  # noqa: E731
     if kind == "counts":
         assert isinstance(ctx, CountsContext)
@@ -326,8 +338,9 @@ def _preview(job: ImportJob) -> None:
         progress = _Progress(job, result.kind, result.total_hint or 0)
         # Read once: each save expires the job, and reading it again would reload the file.
         job_id, provider_id = job.id, job.provider_id
+        known = _known_ids(provider_id)
         for chunk in _chunks(result.rows):
-            plans = _plan_chunk(result.kind, chunk, ctx, provider_id)
+            plans = _plan_chunk(result.kind, chunk, ctx, provider_id, known)
             insert_many(ImportRow.__table__, [p.as_values(job_id) for p in plans])
             _tally(tally, plans)
             progress.add(len(chunk))

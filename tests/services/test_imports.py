@@ -222,3 +222,51 @@ def test_a_plan_stored_by_an_earlier_version_still_commits_or_asks_for_a_new_pre
     assert done.status == "stale"
     assert "updated since the preview" in done.error
     assert db.session.scalar(select(func.count()).select_from(Activity)) == 2
+
+
+def test_a_mixed_file_commits_in_file_order_across_chunks(who, monkeypatch):
+    """The commit reads creates, updates and closing rows as three ordered streams and merges
+    them: with one row per chunk every write follows the file's order."""
+    from pars_app.services import import_commit
+
+    provider, user = who
+
+    def rec(i: int, **changes) -> dict:
+        return full_record(i) | {"provider_activity_id": f"M-{i}", "close": False} | changes
+
+    first = preview(provider, user, "first.xlsx", write_activities([rec(1), rec(2), rec(3)]))
+    assert commit(first, user).status == "committed"
+    data = write_activities(
+        [
+            rec(1, title="Renamed one"),  # update
+            rec(4),  # create
+            rec(2, close=True),  # unchanged, closes
+            rec(5),  # create
+            rec(3, title="Renamed three", close=True),  # update, then close
+            rec(1, provider_activity_id="", title="No ID"),  # create, its ID generated
+        ]
+    )
+    job = preview(provider, user, "mixed.xlsx", data)
+    counts = imports.counts_of(job)
+    assert (counts.created, counts.updated, counts.unchanged, counts.closed) == (3, 2, 1, 2)
+    monkeypatch.setattr(import_commit, "CHUNK", 1)
+    done = commit(job, user)
+    assert done.status == "committed", done.error
+    written = db.session.execute(
+        select(AuditEvent.action, Activity.provider_activity_id)
+        .join(Activity, Activity.id == AuditEvent.entity_id)
+        .where(
+            AuditEvent.entity_type == "Activity",
+            AuditEvent.details.contains(f'"import_id": {job.id}'),
+        )
+        .order_by(AuditEvent.id)
+    ).all()
+    assert [(action.split(".")[1], pid) for action, pid in written] == [
+        ("updated", "M-1"),
+        ("created", "M-4"),
+        ("closed", "M-2"),
+        ("created", "M-5"),
+        ("updated", "M-3"),
+        ("closed", "M-3"),
+        ("created", "2025-0001"),
+    ]
