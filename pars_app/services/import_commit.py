@@ -18,7 +18,19 @@ from itertools import islice
 from operator import attrgetter, itemgetter
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Table, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 
 from ..extensions import db
 from ..models import (
@@ -84,12 +96,30 @@ def insert_rows(table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]
         if convert is None:
             continue
         columns[i] = _converted(convert, columns[i])
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        _copy(conn, table, names, columns)
+        return
     if compiled.positional:
         order = [names.index(name) for name in compiled.positiontup or ()]
         params: list[Any] = list(zip(*(columns[i] for i in order), strict=True))
     else:
         params = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
     conn.exec_driver_sql(compiled.string, params)
+
+
+def _copy(conn: Connection, table: Table, names: list[str], columns: list[Sequence[Any]]) -> None:
+    """PostgreSQL: the rows through COPY FROM STDIN, in the session's transaction.
+
+    psycopg pipelines an executemany, but the server still parses, binds and runs one INSERT
+    per row: 70,000 of them were two thirds of a 10,000-activity commit. COPY takes the same
+    values (psycopg adapts them as it would the INSERT's parameters) as one stream.
+    """
+    quote = conn.dialect.identifier_preparer
+    target = f"{quote.format_table(table)} ({', '.join(quote.quote(n) for n in names)})"
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor, cursor.copy(f"COPY {target} FROM STDIN") as copy:
+        for row in zip(*columns, strict=True):
+            copy.write_row(row)
 
 
 @dataclass
@@ -200,30 +230,41 @@ def _current(provider_id: int, ids: list[int]) -> dict[int, tuple[int, Any, date
     return {r.id: (r.version, r.closed_at, r.end_date) for r in rows}
 
 
-def _taken(provider_id: int, pids: list[str]) -> set[str]:
-    if not pids:
-        return set()
+def _taken(provider_id: int) -> set[str]:
+    """The provider's Provider Activity IDs as the commit starts (under its lock).
+
+    Read once, not per chunk: on PostgreSQL, a table that has just grown by thousands of rows
+    still has the statistics of a small one, and each chunk's IN query became a scan of the
+    whole table. The file's own rows cannot collide with each other (a repeated ID is an
+    error in the preview), so what was there at the start is all a create can meet.
+    """
     return set(
         db.session.scalars(
-            select(Activity.provider_activity_id).where(
-                Activity.provider_id == provider_id, Activity.provider_activity_id.in_(pids)
-            )
+            select(Activity.provider_activity_id).where(Activity.provider_id == provider_id)
         )
     )
 
 
-def _check_chunk(provider_id: int, rows: list[_Row], locked: frozenset[int]) -> list[Conflict]:
+def _new_ids(table: Table, count: int) -> list[int]:
+    """Ids for `count` new rows of `table`, taken before the INSERT, so that no query has to
+    find them afterwards (COPY returns nothing; on SQLite, RETURNING in parameter order
+    would send one INSERT per row)."""
+    if db.session.connection().dialect.name == "postgresql":
+        sql = "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
+        return list(db.session.scalars(text(sql), {"table": table.name, "n": count}))
+    # SQLite gives a new row the largest id plus one, as here; and the import's transaction
+    # holds the database's write lock from its first statement (imports._commit), so no
+    # other connection can insert in between.
+    first = (db.session.scalar(select(func.max(table.c.id))) or 0) + 1
+    return list(range(first, first + count))
+
+
+def _check_chunk(
+    provider_id: int, rows: list[_Row], locked: frozenset[int], taken: set[str]
+) -> list[Conflict]:
     """Rows of this chunk whose preview no longer matches the stored data."""
     out: list[Conflict] = []
     current = _current(provider_id, [r.plan.activity_id for r in rows if r.plan.activity_id])
-    taken = _taken(
-        provider_id,
-        [
-            r.plan.provider_activity_id
-            for r in rows
-            if r.plan.action == CREATE and r.plan.provider_activity_id
-        ],
-    )
     for r in rows:
         p = r.plan
         problem = None
@@ -331,7 +372,9 @@ class _Writer:
         if not rows:
             return
         values = []
-        for r in rows:
+        table = Activity.__table__
+        ids = _new_ids(table, len(rows))
+        for activity_id, r in zip(ids, rows, strict=True):
             pid = r.plan.provider_activity_id or self.ids.take(r.data.columns["start_date"].year)
             r.plan.provider_activity_id = pid
             closing = r.plan.close == CLOSE
@@ -339,6 +382,7 @@ class _Writer:
             v = r.data.columns
             v["completeness"], v["problem_count"] = r.data.derived
             v.update(
+                id=activity_id,
                 provider_id=self.provider_id,
                 provider_activity_id=pid,
                 legacy_data=json.dumps(r.data.legacy) if r.data.legacy is not None else None,
@@ -351,20 +395,7 @@ class _Writer:
                 closed_by_id=self.user_id if closing else None,
             )
             values.append(v)
-        # One executemany, then the new ids by their (unique) Provider Activity IDs: RETURNING
-        # in parameter order would send one INSERT per row on SQLite (no sentinel column).
-        table = Activity.__table__
         insert_many(table, values)
-        pids = [v["provider_activity_id"] for v in values]
-        by_pid = dict(
-            db.session.execute(
-                select(table.c.provider_activity_id, table.c.id).where(
-                    table.c.provider_id == self.provider_id,
-                    table.c.provider_activity_id.in_(pids),
-                )
-            ).all()
-        )
-        ids = [by_pid[pid] for pid in pids]
         _insert_children(list(zip(ids, (r.data for r in rows), strict=True)))
         for activity_id, r in zip(ids, rows, strict=True):
             r.plan.activity_id = activity_id
@@ -447,7 +478,8 @@ class _Writer:
 def apply_activity_rows(
     job_id: int, provider_id: int, user_id: int | None, now: datetime, today: date
 ) -> CommitResult:
-    """Apply the job's create/update/close rows in the caller's transaction.
+    """Apply the job's create/update/close rows in the caller's transaction, which on SQLite
+    must already hold the write lock (`imports._commit` opens it with an UPDATE).
 
     Returns the counts, or the conflicts found (then nothing must be committed: the caller
     rolls back).
@@ -455,10 +487,11 @@ def apply_activity_rows(
     _lock_provider(provider_id)
     data_version.touch(provider_id)  # its bulk UPDATEs and DELETEs move the dashboard's counts
     locked = locked_years(provider_id)
+    taken = _taken(provider_id)
     result = CommitResult()
     writer = _Writer(provider_id, user_id, job_id, now, today, _IdSource(provider_id), result)
     for rows in _chunks(job_id, today):
-        conflicts = _check_chunk(provider_id, rows, locked)
+        conflicts = _check_chunk(provider_id, rows, locked, taken)
         if conflicts or result.conflicts:
             result.conflicts += conflicts
             continue  # keep checking, to report every row at once; nothing will be kept

@@ -109,27 +109,35 @@ class PlannedRow:
 
     def as_values(self, job_id: int) -> dict[str, Any]:
         """The `import_rows` columns of this plan."""
+        return dict(zip(ROW_COLUMNS, self.as_row(job_id), strict=True))
+
+    def as_row(self, job_id: int) -> tuple:
+        """`as_values` as a tuple in ROW_COLUMNS' order (the preview stores thousands)."""
         payload = None
         if self.action != ERROR and self.data is not None:
             payload = input_to_json(self.data, self.legacy_data, self.derived)
         elif self.action != ERROR and self.extra is not None:
             payload = json.dumps(self.extra)
-        return dict(
-            job_id=job_id,
-            number=self.number,
-            action=self.action,
-            close=self.close,
-            activity_id=self.activity_id,
-            version=self.version,
-            provider_activity_id=self.provider_activity_id[:64],
-            title=self.title[:500],
-            input_json=payload,
-            changes_json=json.dumps(self.changes, default=str) if self.changes else None,
-            messages_json=json.dumps([m.__dict__ for m in self.messages])
-            if self.messages
-            else None,
-            raw_json=json.dumps(self.raw, default=_json_default) if self.raw else None,
+        return (
+            job_id,
+            self.number,
+            self.action,
+            self.close,
+            self.activity_id,
+            self.version,
+            self.provider_activity_id[:64],
+            self.title[:500],
+            payload,
+            json.dumps(self.changes, default=str) if self.changes else None,
+            json.dumps([m.__dict__ for m in self.messages]) if self.messages else None,
+            json.dumps(self.raw, default=_json_default) if self.raw else None,
         )
+
+
+# The `import_rows` columns a plan fills, in `PlannedRow.as_row`'s order.
+ROW_COLUMNS = ("job_id", "number", "action", "close", "activity_id", "version")
+ROW_COLUMNS += ("provider_activity_id", "title", "input_json", "changes_json")
+ROW_COLUMNS += ("messages_json", "raw_json")
 
 
 # --- The typed input, stored between preview and commit -------------------------------------

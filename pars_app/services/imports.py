@@ -36,12 +36,13 @@ from ..io.error_file import ErrorRow, write_error_rows
 from ..models import Activity, ImportJob, ImportRow, Provider
 from . import audit, clock
 from .activity_close import locked_years
-from .import_commit import CommitResult, apply_activity_rows, insert_many
+from .import_commit import CommitResult, apply_activity_rows, insert_rows
 from .import_counts import CountsContext, apply_counts_rows, plan_counts_row, snapshots_of
 from .import_plan import (
     CLOSE,
     CLOSE_REFUSED,
     ERROR,
+    ROW_COLUMNS,
     PlanContext,
     PlanOutdated,
     plan_activity_row,
@@ -341,7 +342,7 @@ def _preview(job: ImportJob) -> None:
         known = _known_ids(provider_id)
         for chunk in _chunks(result.rows):
             plans = _plan_chunk(result.kind, chunk, ctx, provider_id, known)
-            insert_many(ImportRow.__table__, [p.as_values(job_id) for p in plans])
+            insert_rows(ImportRow.__table__, ROW_COLUMNS, [p.as_row(job_id) for p in plans])
             _tally(tally, plans)
             progress.add(len(chunk))
         progress.record()  # committed below, with the outcome

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -270,3 +271,25 @@ def test_a_mixed_file_commits_in_file_order_across_chunks(who, monkeypatch):
         ("closed", "M-3"),
         ("created", "2025-0001"),
     ]
+    # The import took its activities' ids ahead of the INSERT (from PostgreSQL's sequence, or
+    # after SQLite's largest): the next activity saved the usual way gets a fresh one.
+    after = make_activity(provider, provider_activity_id="AFTER")
+    db.session.commit()
+    assert after.id > max(db.session.scalars(select(AuditEvent.entity_id)).all())
+
+
+def test_an_id_taken_by_someone_else_since_the_preview_stops_the_commit(who):
+    provider, user = who
+    record = full_record(1) | {"provider_activity_id": "N-1", "close": False}
+    job = preview(provider, user, "new.xlsx", write_activities([record, full_record(2)]))
+    assert imports.counts_of(job).created == 2
+    make_activity(provider, provider_activity_id="N-1", title="Typed in meanwhile")
+    db.session.commit()
+    done = commit(job, user)
+    assert done.status == "stale"
+    assert "1 row(s) changed since the preview" in done.error
+    assert [r["message"] for r in json.loads(done.report_json)] == [
+        "“N-1” was created by someone else since the preview."
+    ]
+    titles = db.session.scalars(select(Activity.title)).all()
+    assert titles == ["Typed in meanwhile"]  # nothing of the file was written
