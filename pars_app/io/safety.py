@@ -9,12 +9,13 @@ cell at row 100,000 and column 500 would cost gigabytes however empty the rest i
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
 import zipfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from io import BytesIO
 
 from .rows import DEFAULT_LIMITS, MB, Limits, UnreadableFile, UnsafeFile
@@ -151,26 +152,30 @@ def _deflate_chunks(raw: memoryview) -> Iterator[bytes]:
 # column 18,279 and a nine-digit row as it stands, and allocates accordingly.
 _CELL_COLUMNS = re.compile(rb'<c r="([A-Za-z]+)\d')
 _CELL_ROWS = re.compile(rb'<c r="[A-Za-z]+(\d+)"')
-_ROW_TAGS = re.compile(rb'<row r="(\d+)"')
-_MAX_DIGITS = 12  # beyond any sheet: a row element longer than this is taken as this long
-
-
-def _longer_rows(digits: int) -> re.Pattern[bytes]:
-    """Cells whose row number has more than `digits` digits."""
-    return re.compile(rb'<c r="[A-Za-z]+(\d{%d,})"' % (digits + 1))
-
-
-_LONGER_ROWS = [_longer_rows(k) for k in range(_MAX_DIGITS + 1)]
 # Any other cell start tag (no r, r not first, a namespace prefix) is refused: we could not
-# bound the sheet cheaply, and no mainstream spreadsheet program writes one.
-_ODD_CELL = re.compile(rb'<c(?:>|/>|\s(?!r="))')
+# bound the sheet cheaply, and no mainstream spreadsheet program writes one. A single tab or
+# newline before r counts too: calamine reads `<c\tr="AAA2000">` as a cell at AAA2000.
+_ODD_CELL = re.compile(rb'<c(?:>|/>|[\t\n\r\f\v]| (?!r="))')
 _PREFIXED_CELL = re.compile(rb"<[\w.\-]{1,30}:c[\s>/]")
+# A second r attribute is taken by calamine instead of the first: `<c r="A3" r="AAA2000">` is
+# a cell at AAA2000. The quick pass lets a cell by only with the other attributes spreadsheet
+# programs write, each as they write it (` s="1"`); a window with any other cell is read
+# attribute by attribute, and a second r (prefixed or not) refuses the sheet.
+_USUAL_ATTRIBUTES = rb'(?: [a-qs-z]{1,2}="[^"<]*")*+/?>'
+_OTHER_ATTRIBUTES = (
+    rb"""(?:\s+(?!(?:[\w:.\-]*:)?r\s*=)[\w:.\-]+\s*=\s*(?:"[^"<]*"|'[^'<]*'))*+\s*/?>"""
+)
+_SECOND_R = re.compile(rb'<c r="[^"<]*"(?!' + _OTHER_ATTRIBUTES + rb")")
+# Every prefixed cell contains this; ':' is rare in a sheet, so it is a quick first look.
+_PREFIXED_HINT = re.compile(rb":c[\s>/]")
 # The root element's name, after an optional BOM, XML declaration and comments.
 _ROOT = re.compile(
     rb"\A(?:\xef\xbb\xbf)?\s*(?:(?:<\?.*?\?>|<!--.*?-->)\s*)*<(?:[\w.\-]{1,30}:)?([\w.\-]{1,60})",
     re.S,
 )
 _SHEET_ROOTS = (b"worksheet", b"dialogsheet", b"macrosheet")
+# Bytes measured from a cell the quick pass could not skip (see _Extent.feed).
+_WINDOW = 64 * 1024
 
 
 def column_number(letters: str) -> int:
@@ -190,9 +195,40 @@ def column_letters(n: int) -> str:
     return letters
 
 
-def _has_odd_cell(chunk: bytes) -> bool:
-    # Both patterns start with a literal, so the regex engine skips ahead quickly.
-    return bool(_ODD_CELL.search(chunk) or (b":c" in chunk and _PREFIXED_CELL.search(chunk)))
+def _letters_from_a(last: str) -> str:
+    """'A' to `last`, in either case, as a regex class."""
+    return f"[A-{last}a-{last.lower()}]"
+
+
+def _columns_up_to(widest: str) -> str:
+    """A regex for the column letters, in either case, of any column up to `widest`."""
+    size = len(widest)
+    options = [f"[A-Za-z]{{1,{size - 1}}}+"] if size > 1 else []  # fewer letters
+    # As many letters: the same as `widest` up to one that is lower (or, last, not higher).
+    for i, letter in enumerate(widest):
+        last = i == size - 1
+        top = letter if last else chr(ord(letter) - 1)
+        if top >= "A":
+            same = "".join(f"[{c}{c.lower()}]" for c in widest[:i])
+            rest = "" if last else "[A-Za-z]" * (size - 1 - i)
+            options.append(same + _letters_from_a(top) + rest)
+    return "|".join(options)
+
+
+@functools.lru_cache(maxsize=64)
+def _unusual_cell(widest: int, digits: int) -> re.Pattern[bytes]:
+    """Any `<c` but a cell written `<c r="..."` within `widest` columns and `digits` digits.
+
+    Collecting every cell's column and row (hundreds of thousands in a 10,000-row template)
+    cost several times the inflating; this pass stops at each `<c` only to see that it
+    changes nothing, and finds the few cells that do.
+    """
+    if not widest or not digits:
+        return re.compile(rb"<c")
+    columns = _columns_up_to(column_letters(widest)).encode()
+    # Possessive digits: never giving any back saves a tenth of the pass and changes nothing,
+    # as a shorter run of digits is followed by a digit, not the closing quote.
+    return re.compile(rb'<c(?! r="(?:%s)\d{1,%d}+"%s)' % (columns, digits, _USUAL_ATTRIBUTES))
 
 
 def _is_sheet(first: bytes) -> bool:
@@ -209,33 +245,44 @@ def _is_sheet(first: bytes) -> bool:
 class _Extent:
     """What a worksheet's cell references say about the rectangle calamine will allocate."""
 
-    columns: set[bytes] = field(default_factory=set)
-    row_tags: int = 0  # the largest <row r="..."> seen
-    beyond: int = 0  # the largest row number of a cell with more digits than row_tags then
+    widest: int = 0  # the widest column of any cell, exactly
+    digits: int = 0  # the most digits in the row number of any cell
     odd_cells: bool = False
     is_sheet: bool | None = None
+    window: int = _WINDOW
 
     def feed(self, chunk: bytes) -> None:
         if self.is_sheet is None:
             self.is_sheet = _is_sheet(chunk)
-        if not self.is_sheet:
+        if not self.is_sheet or self.odd_cells:
+            return  # an odd cell is refused whatever else the sheet holds
+        if _PREFIXED_HINT.search(chunk) and _PREFIXED_CELL.search(chunk):
+            self.odd_cells = True
             return
-        self.columns.update(_CELL_COLUMNS.findall(chunk))
-        # Comparing every cell's row number (700,000 cells in a 10,000-row template) cost more
-        # than inflating the sheet. Rows come in order, so a cell is only looked at when its
-        # number has more digits than the largest <row> so far; every other cell is below
-        # 10^digits, a bound that settles the common case (see last_row_bound).
-        if found := _ROW_TAGS.findall(chunk):
-            self.row_tags = max(self.row_tags, *map(int, found))
-        digits = min(len(str(self.row_tags)), _MAX_DIGITS) if self.row_tags else 0
-        if cells := _LONGER_ROWS[digits].findall(chunk):
-            self.beyond = max(self.beyond, *map(int, cells))
-        self.odd_cells = self.odd_cells or _has_odd_cell(chunk)
+        # A cell changes the extent only when it is odd, wider than the widest so far or has
+        # more digits than any so far: one quick pass finds such cells, and only a window
+        # around each is measured. A window ends just before a '<', and no pattern matches
+        # across a '<' except at its start, so it measures its cells as the whole chunk would.
+        pos = 0
+        while found := _unusual_cell(self.widest, self.digits).search(chunk, pos):
+            end = chunk.find(b"<", found.start() + self.window)
+            pos = len(chunk) if end == -1 else end
+            self._measure(chunk, found.start(), pos)
+            if self.odd_cells:
+                return
+
+    def _measure(self, chunk: bytes, start: int, end: int) -> None:
+        self.odd_cells = bool(
+            _ODD_CELL.search(chunk, start, end) or _SECOND_R.search(chunk, start, end)
+        )
+        if columns := set(_CELL_COLUMNS.findall(chunk, start, end)):
+            self.widest = max(self.widest, *(column_number(c.decode().upper()) for c in columns))
+        if rows := _CELL_ROWS.findall(chunk, start, end):
+            self.digits = max(self.digits, *map(len, rows))
 
     def last_row_bound(self) -> int:
-        """No cell lies below this row (the exact last row when a cell went past the rows)."""
-        digits = len(str(self.row_tags)) if self.row_tags else 0
-        return max(10**digits - 1, self.beyond)
+        """No cell lies below this row: the largest number with as many digits as any cell's."""
+        return 10**self.digits - 1
 
 
 def _tag_chunks(chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -253,11 +300,21 @@ def _tag_chunks(chunks: Iterator[bytes]) -> Iterator[bytes]:
         yield carry
 
 
+_BEYOND_ANY_SHEET = 10**18
+
+
+def _row_number(digits: bytes) -> int:
+    """A cell's row number; one of more than 18 digits (int() refuses 4,300) counts as
+    10**18, past every limit."""
+    significant = digits.lstrip(b"0")
+    return int(significant or b"0") if len(significant) <= 18 else _BEYOND_ANY_SHEET
+
+
 def _row_of_column(data: bytes, info: zipfile.ZipInfo, letters: str) -> int | None:
     cell = re.compile(rb'<c r="' + letters.encode() + rb'(\d+)"', re.IGNORECASE)
     for chunk in _tag_chunks(_inflate(data, info)):
         if found := cell.search(chunk):
-            return int(found.group(1))
+            return _row_number(found.group(1))
     return None
 
 
@@ -266,7 +323,7 @@ def _last_row(data: bytes, info: zipfile.ZipInfo) -> int:
     last = 0
     for chunk in _tag_chunks(_inflate(data, info)):
         if found := _CELL_ROWS.findall(chunk):
-            last = max(last, *map(int, found))
+            last = max(last, *map(_row_number, found))
     return last
 
 
@@ -276,9 +333,9 @@ def _check_extent(extent: _Extent, limits: Limits, data: bytes, info: zipfile.Zi
             "The workbook was saved by a program that leaves out cell positions, which we "
             "cannot check safely. " + _SAVE_AS
         )
-    if not extent.columns:
+    if not extent.widest:
         return
-    widest = max(column_number(c.decode().upper()) for c in extent.columns)
+    widest = extent.widest
     bound = extent.last_row_bound()
     within = widest <= limits.max_columns and bound <= limits.max_rows
     if within and widest * bound <= limits.max_cells:
