@@ -206,6 +206,36 @@ class _Row(FieldChecks):
     parse = FieldChecks.parsed
 
 
+# --- Parts of a row a file repeats --------------------------------------------------------------
+
+
+def _said(r: _Row) -> tuple[int, int]:
+    """How much the row has said so far (messages, values it could not take)."""
+    return sum(map(len, r.errors.values())), len(r.failed)
+
+
+def _remembered(part: Callable[[_Row, Any], Any]) -> Callable[[_Row, Any], Any]:
+    """`part(r, key)`, remembered by `key` when it had nothing to say: a file repeats its
+    commercial supporters, MOC blocks and venues row after row, and reading them was a third of
+    a row's reading. A part with a message for the row runs again every time (the message
+    belongs to that row, under that row's field names). `part` must depend on `key` alone;
+    the memory is bounded and shared, as `_memo`'s is."""
+    seen: dict[Any, Any] = {}
+
+    def run(r: _Row, key: Any) -> Any:
+        try:
+            return seen[key]
+        except KeyError:
+            pass
+        before = _said(r)
+        value = part(r, key)
+        if _said(r) == before and len(seen) < 4096:
+            seen[key] = value
+        return value
+
+    return run
+
+
 # --- Groups: commercial supporters and MOC registrations ---------------------------------------
 
 _TAKE_KIND, _TAKE_NATURE, _TAKE_BOARD = _choice("kind"), _choice("nature"), _choice("board")
@@ -279,7 +309,7 @@ def _take_moc(r: _Row, groups: list[Mapping[str, Any]]) -> list[tuple[str, str, 
     return taken
 
 
-def _moc(r: _Row, rows: list[tuple[str, str, str, str]]) -> tuple[MocFacts, ...]:
+def _moc(r: _Row, rows: tuple[tuple[str, str, str, str], ...]) -> tuple[MocFacts, ...]:
     found: list[MocFacts] = []
     for i, row in enumerate(rows):
         if not "".join(row).strip():
@@ -330,14 +360,22 @@ def _basics(r: _Row, got: dict[str, Any], deliveries: tuple[str, ...]) -> dict[s
     )
 
 
-def _location(r: _Row, got: dict[str, Any]) -> dict[str, Any]:
-    state, country = (r.text(k, got[k], 100) for k in ("state", "country"))
+def _location(r: _Row, where: tuple[Any, Any, Any, Any]) -> dict[str, Any]:
+    """The venue, city, state and country taken (in that order) as the form's fields."""
+    venue, city, state_text, country_text = where
+    state, country = r.text("state", state_text, 100), r.text("country", country_text, 100)
     return dict(
-        venue=r.text("venue", got["venue"], 200),
-        city=r.text("city", got["city"], 100),
+        venue=r.text("venue", venue, 200),
+        city=r.text("city", city, 100),
         state=state.upper() if state else None,
         country=country.upper() if country else None,
     )
+
+
+# The parts of a row files repeat, remembered while they have nothing to say.
+_SUPPORTER = _remembered(lambda r, at: _supporter(r, *at))  # at: (position, taken values)
+_MOC = _remembered(_moc)
+_LOCATION = _remembered(_location)
 
 
 def read_row(values: Mapping[str, Any]) -> RowRead:
@@ -363,7 +401,9 @@ def read_row(values: Mapping[str, Any]) -> RowRead:
     details = listed is True
     basics = _basics(r, got, deliveries)
     where = needs_location(fmt, delivery if delivery in deliveries else None)
-    location = _location(r, got) if where else {}
+    location = (
+        _LOCATION(r, (got["venue"], got["city"], got["state"], got["country"])) if where else {}
+    )
     passport: dict[str, Any] = dict(passport_listed=listed)
     if details:
         passport.update(
@@ -373,7 +413,7 @@ def read_row(values: Mapping[str, Any]) -> RowRead:
         )
     joint = _joint_providers(r, got["joint_providers"]) if got["providership"] == "joint" else ()
     support = got["commercial_support"]
-    found = (_supporter(r, i, row) for i, row in enumerate(supporters)) if support else ()
+    found = (_SUPPORTER(r, at) for at in enumerate(supporters)) if support else ()
     data = ActivityInput(
         **basics,
         **location,
@@ -384,7 +424,7 @@ def read_row(values: Mapping[str, Any]) -> RowRead:
         **{key: got[key] for key in OUTCOMES},
         physician_learners=r.parse("physician_learners", _COUNT, got["physician_learners"]),
         other_learners=r.parse("other_learners", _COUNT, got["other_learners"]),
-        moc=_moc(r, moc),
+        moc=_MOC(r, tuple(moc)),
     )
     return RowRead(data, r.failed, r.errors, r.paths, r.numbers)
 

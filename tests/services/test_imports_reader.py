@@ -166,6 +166,19 @@ def test_fast_reader_and_form_reader_agree_on_generated_rows(values):
     assert_same(values)
 
 
+@settings(max_examples=300 if DEEP else 60, deadline=None)
+@given(batch=st.lists(rows(), min_size=2, max_size=6), order=st.randoms())
+def test_parts_remembered_from_earlier_rows_read_as_the_form_reads_them(batch, order):
+    """The reader remembers supporters, MOC blocks and venues it read without a message: a
+    file repeats them. Rows that share those parts, read again in another order and after
+    each other's messages, still read as the form reads them."""
+    shared = {k: batch[0][k] for k in ("supporters", "moc", "venue", "city") if k in batch[0]}
+    again = [values | shared for values in batch]
+    order.shuffle(again)
+    for values in [*batch, *again, *batch]:
+        assert_same(values)
+
+
 def test_they_agree_on_every_row_of_a_full_template_file():
     """The readers' own output, as the import gets it: the io fixture's complete records."""
     records = [full_record(i) for i in range(1, 4)]
