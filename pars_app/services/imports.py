@@ -33,7 +33,7 @@ from sqlalchemy import delete, func, select, update
 from ..extensions import db
 from ..io import DEFAULT_LIMITS, FileRefused, Limits, RawRow, read_file
 from ..io.error_file import ErrorRow, write_error_rows
-from ..models import Activity, ImportJob, ImportRow, Provider
+from ..models import Activity, ImportFile, ImportJob, ImportRow, Provider
 from . import audit, clock
 from .activity_close import locked_years
 from .import_commit import CommitResult, apply_activity_rows, insert_rows
@@ -172,16 +172,24 @@ def discard(job: ImportJob, user_id: int | None, now: datetime) -> None:
         raise ImportRefused(f"This import cannot be discarded now ({STATUS_LABELS[job.status]}).")
     job.status, job.next_step, job.finished_at = DISCARDED, None, now
     db.session.execute(delete(ImportRow).where(ImportRow.job_id == job.id))
-    job.content = None  # the file is not needed any more; its history line stays
+    # The file is not needed any more (its history line stays); deleted without loading it.
+    db.session.execute(delete(ImportFile).where(ImportFile.job_id == job.id))
+    db.session.expire(job, ["file"])
     audit.record(
         "import.discarded", user_id=user_id, provider_id=job.provider_id, entity=job
     ).at = now
     db.session.commit()
 
 
+def _has_file(job_id: int) -> bool:
+    """Whether the job still has its file, without loading it (it may be 25 MB)."""
+    found = select(ImportFile.job_id).where(ImportFile.job_id == job_id)
+    return db.session.scalar(found) is not None
+
+
 def retry(job: ImportJob) -> None:
     """Run a failed step again, or preview a stale job again against the current data."""
-    if job.status == FAILED and job.content is not None:
+    if job.status == FAILED and _has_file(job.id):
         job.next_step = job.next_step or "preview"
     elif job.status == STALE:
         job.next_step = "preview"

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from pars_app.extensions import db
 from pars_app.io import write_activities
@@ -293,3 +293,27 @@ def test_an_id_taken_by_someone_else_since_the_preview_stops_the_commit(who):
     ]
     titles = db.session.scalars(select(Activity.title)).all()
     assert titles == ["Typed in meanwhile"]  # nothing of the file was written
+
+
+def test_discard_drops_the_plan_and_the_file_and_a_failed_job_retries_only_with_its_file(who):
+    from pars_app.models import ImportFile
+
+    provider, user = who
+    data = write_activities([full_record(1)])
+    job = preview(provider, user, "acts.xlsx", data)
+    imports.discard(job, user.id, NOW)
+    job = db.session.get(ImportJob, job.id)
+    assert (job.status, job.content) == ("discarded", None)
+    assert db.session.scalar(select(func.count()).select_from(ImportRow)) == 0
+    assert db.session.scalar(select(func.count()).select_from(ImportFile)) == 0
+
+    failed = imports.create_job(provider, user.id, "again.xlsx", data, NOW, "web")
+    failed.status = imports.FAILED
+    db.session.commit()
+    imports.retry(failed)
+    assert (failed.status, failed.next_step) == (imports.QUEUED, "preview")
+    failed.status = imports.FAILED
+    db.session.execute(delete(ImportFile))
+    db.session.commit()
+    with pytest.raises(imports.ImportRefused):
+        imports.retry(failed)
