@@ -295,10 +295,12 @@ class _Progress:
     """A preview's progress, saved with its planned rows every PROGRESS_EVERY seconds, or less
     often when saving is slow.
 
-    Saving rewrites the job's row, and on SQLite that row carries the uploaded file: a save took
-    60 to 200 ms for a 21 MB XML file, and saving after every chunk of 500 rows cost more than
-    reading it. Half a second is plenty for a bar polled every second, and waiting ten times as
-    long as the last save took keeps saving under a tenth of the preview whatever the file.
+    Each save is a commit (the planned rows so far, and the job's counters). When the job's row
+    still carried the uploaded file (before migration 0006) a save took 60 to 200 ms for a
+    21 MB XML file, and saving after every chunk of 500 rows cost more than reading it; a
+    commit still costs a write to disk. Half a second is plenty for a bar polled every second,
+    and waiting ten times as long as the last save took keeps saving under a tenth of the
+    preview whatever the database.
     """
 
     def __init__(self, job: ImportJob, kind: str, total: int):
@@ -342,10 +344,10 @@ def _preview(job: ImportJob) -> None:
         cls = CountsContext if result.kind == "counts" else PlanContext
         ctx = cls(today, locked_years(job.provider_id), result.column_label)
         tally: Counter = Counter()
-        # The job is only touched when progress is saved: on SQLite every save rewrites its
-        # row, uploaded file included, and autoflush would save a change at the next query.
+        # The job is only touched when progress is saved: autoflush would write a change to it
+        # at the next query.
         progress = _Progress(job, result.kind, result.total_hint or 0)
-        # Read once: each save expires the job, and reading it again would reload the file.
+        # Read once: each save expires the job, and reading it again is a query per chunk.
         job_id, provider_id = job.id, job.provider_id
         known = _known_ids(provider_id)
         for chunk in _chunks(result.rows):
