@@ -230,13 +230,14 @@ def _current(provider_id: int, ids: list[int]) -> dict[int, tuple[int, Any, date
     return {r.id: (r.version, r.closed_at, r.end_date) for r in rows}
 
 
-def _taken(provider_id: int) -> set[str]:
-    """The provider's Provider Activity IDs as the commit starts (under its lock).
+def known_ids(provider_id: int) -> set[str]:
+    """The provider's Provider Activity IDs, read once by a preview or a commit.
 
-    Read once, not per chunk: on PostgreSQL, a table that has just grown by thousands of rows
-    still has the statistics of a small one, and each chunk's IN query became a scan of the
-    whole table. The file's own rows cannot collide with each other (a repeated ID is an
-    error in the preview), so what was there at the start is all a create can meet.
+    Once, not per chunk of rows: a chunk of new activities (most rows of a new year's file)
+    then needs no query, and on PostgreSQL a table that has just grown by thousands of rows
+    still has the statistics of a small one, so each chunk's IN query became a scan of the
+    whole table. A file's own rows cannot collide with each other (a repeated ID is an error
+    in the preview), so what was there at the start is all its new rows can meet.
     """
     return set(
         db.session.scalars(
@@ -487,7 +488,7 @@ def apply_activity_rows(
     _lock_provider(provider_id)
     data_version.touch(provider_id)  # its bulk UPDATEs and DELETEs move the dashboard's counts
     locked = locked_years(provider_id)
-    taken = _taken(provider_id)
+    taken = known_ids(provider_id)  # under the provider's lock
     result = CommitResult()
     writer = _Writer(provider_id, user_id, job_id, now, today, _IdSource(provider_id), result)
     for rows in _chunks(job_id, today):

@@ -36,7 +36,7 @@ from ..io.error_file import ErrorRow, write_error_rows
 from ..models import Activity, ImportFile, ImportJob, ImportRow, Provider
 from . import audit, clock
 from .activity_close import locked_years
-from .import_commit import CommitResult, apply_activity_rows, insert_rows
+from .import_commit import CommitResult, apply_activity_rows, insert_rows, known_ids
 from .import_counts import CountsContext, apply_counts_rows, plan_counts_row, snapshots_of
 from .import_plan import (
     CLOSE,
@@ -240,16 +240,6 @@ def _chunks(rows: Iterator[RawRow]) -> Iterator[list[RawRow]]:
         yield chunk
 
 
-def _known_ids(provider_id: int) -> set[str]:
-    """The provider's Provider Activity IDs, read once per preview: a chunk of new activities
-    (most rows of a new year's file) then needs no query at all."""
-    return set(
-        db.session.scalars(
-            select(Activity.provider_activity_id).where(Activity.provider_id == provider_id)
-        )
-    )
-
-
 def _existing(provider_id: int, chunk: list[RawRow], known: set[str]) -> dict[str, Activity]:
     pids = {str(r.values.get("provider_activity_id") or "").strip() for r in chunk} & known
     if not pids:
@@ -349,7 +339,7 @@ def _preview(job: ImportJob) -> None:
         progress = _Progress(job, result.kind, result.total_hint or 0)
         # Read once: each save expires the job, and reading it again is a query per chunk.
         job_id, provider_id = job.id, job.provider_id
-        known = _known_ids(provider_id)
+        known = known_ids(provider_id)
         for chunk in _chunks(result.rows):
             plans = _plan_chunk(result.kind, chunk, ctx, provider_id, known)
             insert_rows(ImportRow.__table__, ROW_COLUMNS, [p.as_row(job_id) for p in plans])
