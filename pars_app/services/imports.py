@@ -181,15 +181,16 @@ def discard(job: ImportJob, user_id: int | None, now: datetime) -> None:
     db.session.commit()
 
 
-def _has_file(job_id: int) -> bool:
-    """Whether the job still has its file, without loading it (it may be 25 MB)."""
-    found = select(ImportFile.job_id).where(ImportFile.job_id == job_id)
-    return db.session.scalar(found) is not None
+def file_size(job_id: int) -> int | None:
+    """The size of the job's file in bytes, None once it is gone; without loading it (it may
+    be 25 MB, and the request that stored it has just expired it by committing)."""
+    size = func.length(ImportFile.content)
+    return db.session.scalar(select(size).where(ImportFile.job_id == job_id))
 
 
 def retry(job: ImportJob) -> None:
     """Run a failed step again, or preview a stale job again against the current data."""
-    if job.status == FAILED and _has_file(job.id):
+    if job.status == FAILED and file_size(job.id) is not None:
         job.next_step = job.next_step or "preview"
     elif job.status == STALE:
         job.next_step = "preview"

@@ -199,7 +199,8 @@ def _small(job: ImportJob) -> bool:
     config = current_app.config
     if job.next_step == "commit":
         return job.total_rows <= int(config.get("PARS_IMPORT_INLINE_ROWS", 500))
-    return len(job.content or b"") <= int(config.get("PARS_IMPORT_INLINE_BYTES", 256 * 1024))
+    size = imports.file_size(job.id) or 0
+    return size <= int(config.get("PARS_IMPORT_INLINE_BYTES", 256 * 1024))
 
 
 def dispatch(job: ImportJob) -> None:

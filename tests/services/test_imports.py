@@ -317,3 +317,17 @@ def test_discard_drops_the_plan_and_the_file_and_a_failed_job_retries_only_with_
     db.session.commit()
     with pytest.raises(imports.ImportRefused):
         imports.retry(failed)
+
+
+def test_where_a_preview_runs_follows_the_files_size_read_without_loading_it(who, monkeypatch):
+    from flask import current_app
+
+    provider, user = who
+    data = write_activities([full_record(1)])
+    job = imports.create_job(provider, user.id, "acts.xlsx", data, NOW, "web")
+    assert imports.file_size(job.id) == len(data)
+    monkeypatch.setitem(current_app.config, "PARS_IMPORT_INLINE_BYTES", len(data))
+    assert jobs._small(job)  # up to the limit: in the request
+    monkeypatch.setitem(current_app.config, "PARS_IMPORT_INLINE_BYTES", len(data) - 1)
+    assert not jobs._small(job)  # beyond it: on the queue
+    assert "file" not in db.inspect(job).dict  # the decision never loaded the file
