@@ -32,6 +32,12 @@ class RawRow:
     values: dict[str, object]
     problems: tuple[RowProblem, ...] = ()
 
+    @property
+    def provider_activity_id(self) -> str:
+        """The Provider Activity ID as the row gives it, stripped ("" when none): the key a
+        row is matched to a stored activity by."""
+        return str(self.values.get("provider_activity_id") or "").strip()
+
 
 @dataclass(frozen=True)
 class LineError:

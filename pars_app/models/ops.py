@@ -54,8 +54,10 @@ class ImportJob(ProviderScoped, db.Model):
         return self.file.content if self.file is not None else None
 
     @content.setter
-    def content(self, data: bytes | None) -> None:
-        self.file = None if data is None else ImportFile(content=data)
+    def content(self, data: bytes) -> None:
+        # Dropping the file is a DELETE (`imports.discard`): setting None here would make the
+        # ORM load the old file, up to 25 MB, to delete it as an orphan.
+        self.file = ImportFile(content=data)
 
 
 class ImportFile(db.Model):

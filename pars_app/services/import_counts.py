@@ -73,7 +73,7 @@ def plan_counts_row(raw: RawRow, a: Activity | None, ctx: CountsContext) -> Plan
     """What one learner-count row would do to the activity its ID names."""
     plan = PlannedRow(raw.number, ERROR)
     plan.messages += [Message(p.column_header, p.message) for p in raw.problems]
-    pid = str(raw.values.get("provider_activity_id") or "").strip()
+    pid = raw.provider_activity_id
     plan.provider_activity_id, plan.title = pid, str(raw.values.get("title") or "")
     year = _year(raw, ctx, plan)
     if not pid:

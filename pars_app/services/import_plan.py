@@ -411,7 +411,7 @@ def _messages(errors: Errors, read: RowRead, ctx: PlanContext) -> list[Message]:
 
 
 def _identity(raw: RawRow, ctx: PlanContext, plan: PlannedRow) -> None:
-    pid = str(raw.values.get("provider_activity_id") or "").strip()
+    pid = raw.provider_activity_id
     plan.provider_activity_id = pid
     plan.title = str(raw.values.get("title") or "").strip()
     if not pid:

@@ -242,7 +242,7 @@ def _chunks(rows: Iterator[RawRow]) -> Iterator[list[RawRow]]:
 
 
 def _existing(provider_id: int, chunk: list[RawRow], known: set[str]) -> dict[str, Activity]:
-    pids = {str(r.values.get("provider_activity_id") or "").strip() for r in chunk} & known
+    pids = {r.provider_activity_id for r in chunk} & known
     if not pids:
         return {}
     found = db.session.scalars(
@@ -257,12 +257,11 @@ def _plan_chunk(
     kind: str, chunk: list[RawRow], ctx: PlanContext, provider_id: int, known: set[str]
 ) -> list:
     existing = _existing(provider_id, chunk, known)
-    pid = lambda r: str(r.values.get("provider_activity_id") or "").strip()  # noqa: E731
     if kind == "counts":
         assert isinstance(ctx, CountsContext)
         ctx.snapshots = snapshots_of([a.id for a in existing.values() if a.format == "EM"])
-        return [plan_counts_row(r, existing.get(pid(r)), ctx) for r in chunk]
-    return [plan_activity_row(r, existing.get(pid(r)), ctx) for r in chunk]
+        return [plan_counts_row(r, existing.get(r.provider_activity_id), ctx) for r in chunk]
+    return [plan_activity_row(r, existing.get(r.provider_activity_id), ctx) for r in chunk]
 
 
 def _tally(tally: Counter, plans: list) -> None:

@@ -62,6 +62,21 @@ def test_upload_preview_confirm_and_see_the_counts(fresh_page, console):
     assert console.errors == []
 
 
+def test_a_previewed_file_can_be_discarded(fresh_page, console):
+    page = fresh_page
+    page.goto("/imports/new")
+    page.get_by_label("Batch file").set_input_files(
+        {"name": "unwanted.xlsx", "mimeType": XLSX, "buffer": write_activities([_journal(9)])}
+    )
+    page.get_by_role("button", name="Upload and preview").click()
+    expect(page.locator("#import-status")).to_have_text("Preview ready: nothing written yet")
+    page.locator("#discard-import").click()
+    expect(page.locator("#import-status")).to_have_text("Discarded: nothing written")
+    page.goto("/activities?q=Browser+journal+9")
+    expect(page.locator("#activities-table")).not_to_contain_text("Browser journal 9")
+    assert console.errors == []
+
+
 @pytest.fixture
 def thread_server(tmp_path):
     """A live server whose imports run on the embedded worker thread, none in the request."""
