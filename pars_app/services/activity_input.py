@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
-from operator import attrgetter
 from typing import Any
 
 from ..domain.codes import (
@@ -27,6 +26,7 @@ from ..domain.codes import (
     SUPPORT_KINDS,
 )
 from ..domain.formats import FORMATS, needs_location
+from ..domain.records import build
 from ..domain.status import ActivityFacts, MocFacts, SupporterFacts
 from ..domain.values import (
     format_money,
@@ -271,13 +271,23 @@ class ActivityInput:
     moc: tuple[MocFacts, ...] = ()
 
     def facts(self) -> ActivityFacts:
-        """The domain's view of this input, for the status rules (built positionally: it runs
-        for every row of a batch file)."""
-        return ActivityFacts(*_facts_values(self))
+        """The domain's view of this input, for the status rules: its fields but the two IDs,
+        not closed (built with `records.build`: it runs for every row of a batch file)."""
+        values = self.__dict__.copy()
+        del values["provider_activity_id"], values["accme_activity_id"]
+        values["closed"] = False
+        return build(ActivityFacts, values)
 
 
-# ActivityFacts' fields but "closed", in order: what `ActivityInput.facts` hands over.
-_facts_values = attrgetter(*(n for n in ActivityFacts.__dataclass_fields__ if n != "closed"))
+# What `facts` relies on: ActivityFacts holds the input's fields but the IDs, and "closed".
+assert {*ActivityFacts.__dataclass_fields__, "provider_activity_id", "accme_activity_id"} == {
+    *ActivityInput.__dataclass_fields__,
+    "closed",
+}
+# A blank input's fields (all defaults are immutable: None, False, ()), for `records.build`.
+INPUT_DEFAULTS: dict[str, Any] = {
+    name: f.default for name, f in ActivityInput.__dataclass_fields__.items()
+}
 
 
 class FieldChecks:

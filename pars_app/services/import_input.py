@@ -22,6 +22,7 @@ from typing import Any
 
 from ..domain.codes import OUTCOMES
 from ..domain.formats import FORMATS, needs_location
+from ..domain.records import build
 from ..domain.status import MocFacts, SupporterFacts
 from ..domain.values import (
     parse_count,
@@ -33,6 +34,7 @@ from ..domain.values import (
 from ..io import choice_key
 from ..io.fields import split_names
 from .activity_input import (
+    INPUT_DEFAULTS,
     MAX_DESCRIPTION,
     MAX_JOINT_PROVIDERS,
     ActivityInput,
@@ -414,19 +416,21 @@ def read_row(values: Mapping[str, Any]) -> RowRead:
     joint = _joint_providers(r, got["joint_providers"]) if got["providership"] == "joint" else ()
     support = got["commercial_support"]
     found = (_SUPPORTER(r, at) for at in enumerate(supporters)) if support else ()
-    data = ActivityInput(
-        **basics,
-        **location,
-        **passport,
-        joint_providers=joint,
-        commercial_support=support,
-        supporters=tuple(s for s in found if s is not None),
-        **{key: got[key] for key in OUTCOMES},
-        physician_learners=r.parse("physician_learners", _COUNT, got["physician_learners"]),
-        other_learners=r.parse("other_learners", _COUNT, got["other_learners"]),
-        moc=_MOC(r, tuple(moc)),
-    )
-    return RowRead(data, r.failed, r.errors, r.paths, r.numbers)
+    # The fields in the order the form reads them (its messages come in that order); what
+    # does not apply keeps its blank default.
+    fields = INPUT_DEFAULTS.copy()
+    fields.update(basics)
+    fields.update(location)
+    fields.update(passport)
+    fields["joint_providers"] = joint
+    fields["commercial_support"] = support
+    fields["supporters"] = tuple(s for s in found if s is not None)
+    for key in OUTCOMES:
+        fields[key] = got[key]
+    fields["physician_learners"] = r.parse("physician_learners", _COUNT, got["physician_learners"])
+    fields["other_learners"] = r.parse("other_learners", _COUNT, got["other_learners"])
+    fields["moc"] = _MOC(r, tuple(moc))
+    return RowRead(build(ActivityInput, fields), r.failed, r.errors, r.paths, r.numbers)
 
 
 __all__ = ["RowRead", "read_row"]
