@@ -77,6 +77,9 @@ class Row:
     passed: bool | None = None
     unit: str = "ms"
     note: str = ""
+    # What the result column says instead of pass/FAIL, for a row with no target of its own
+    # (passed stays None, so --strict ignores it): a floor measured for another row's target.
+    verdict: str = ""
 
 
 @dataclass
@@ -118,7 +121,7 @@ def _cells(r: Row) -> tuple[str, ...]:
             return "—"
         return f"{v:.0f}" if unit == "queries" else f"{v:.2f} {unit}"
 
-    result = {True: "pass", False: "FAIL", None: "not built yet"}[r.passed]
+    result = r.verdict or {True: "pass", False: "FAIL", None: "not built yet"}[r.passed]
     value = "" if r.baseline_value is None else " " + num(r.baseline_value, r.unit)
     base = f"{r.baseline}{value}" if r.baseline else "—"
     ratio = "—" if r.ratio is None else f"{r.ratio:.2f}"

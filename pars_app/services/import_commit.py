@@ -246,7 +246,7 @@ def known_ids(provider_id: int) -> set[str]:
     )
 
 
-def _new_ids(table: Table, count: int) -> list[int]:
+def new_ids(table: Table, count: int) -> list[int]:
     """Ids for `count` new rows of `table`, taken before the INSERT, so that no query has to
     find them afterwards (COPY returns nothing; on SQLite, RETURNING in parameter order
     would send one INSERT per row)."""
@@ -374,7 +374,7 @@ class _Writer:
             return
         values = []
         table = Activity.__table__
-        ids = _new_ids(table, len(rows))
+        ids = new_ids(table, len(rows))
         for activity_id, r in zip(ids, rows, strict=True):
             pid = r.plan.provider_activity_id or self.ids.take(r.data.columns["start_date"].year)
             r.plan.provider_activity_id = pid

@@ -79,6 +79,10 @@ def test_harness_runs_every_measurement_at_a_tiny_size(tmp_path, bulk_close):
     }
     for row in built:
         assert isinstance(row.ratio, float), (row.measurement, row.note)
+    for fmt in (".xlsx", "XML"):  # no target of its own: a verdict on the format's target
+        floor = report.row(f"import {fmt}: the read + its writes alone (floor)")
+        assert floor.passed is None and floor.verdict.startswith("floor "), floor
+        assert floor.ratio > 1 and "activities 20," in floor.note, floor.note
     for row in (r for r in report.rows if r.unit == "queries"):
         assert row.median == row.baseline_value > 0, row.measurement
     served = report.row("dashboard requests/s under gunicorn")
