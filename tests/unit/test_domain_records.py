@@ -99,11 +99,16 @@ def test_classes_build_would_get_wrong_are_refused() -> None:
         a: int
 
     @dataclass(frozen=True)
+    class Derived:
+        a: int
+        b: int = field(init=False, default=0)
+
+    @dataclass(frozen=True)
     class Plain:
         a: int
         b: list[int] = field(default_factory=list)
 
-    for cls in (Mutable, Checked, Slotted):
+    for cls in (Mutable, Checked, Slotted, Derived):
         with pytest.raises(TypeError):
             build(cls, {"a": 1})
     assert build(Plain, {"a": 1, "b": [2]}) == Plain(1, [2])
