@@ -32,7 +32,7 @@ from pars_app.io import write_activities, write_activities_xml
 from pars_app.io.xml_io import schema
 from pars_app.models import Provider
 from pars_app.services import clock, imports, jobs
-from pars_app.services.import_commit import new_ids
+from pars_app.services.import_commit import copy_rows, new_ids
 
 from .harness import Bench, Row, measurement, ratio_row
 
@@ -267,15 +267,12 @@ def _moved(stored, provider_id: int, job_id: int) -> list[tuple[str, list[str], 
 
 def _write_raw(name: str, names: list[str], rows: list[tuple]) -> None:
     conn = db.session.connection()
-    columns = ", ".join(names)
-    if conn.dialect.name == "postgresql":
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor, cursor.copy(f"COPY {name} ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+    if conn.dialect.name == "postgresql":  # the commit's own COPY writer, values as read
+        copy_rows(conn, db.metadata.tables[name], names, rows)
         return
+    # Not insert_rows: its bind processors expect Python values, these are SQLite's own.
     marks = ", ".join("?" * len(names))
-    conn.exec_driver_sql(f"INSERT INTO {name} ({columns}) VALUES ({marks})", rows)
+    conn.exec_driver_sql(f"INSERT INTO {name} ({', '.join(names)}) VALUES ({marks})", rows)
 
 
 def _writes_alone(b: Bench, stored) -> Callable[[], None]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import islice
@@ -97,7 +97,7 @@ def insert_rows(table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]
             continue
         columns[i] = _converted(convert, columns[i])
     if dialect.name == "postgresql" and dialect.driver == "psycopg":
-        _copy(conn, table, names, columns)
+        copy_rows(conn, table, names, zip(*columns, strict=True))
         return
     if compiled.positional:
         order = [names.index(name) for name in compiled.positiontup or ()]
@@ -107,8 +107,11 @@ def insert_rows(table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]
     conn.exec_driver_sql(compiled.string, params)
 
 
-def _copy(conn: Connection, table: Table, names: list[str], columns: list[Sequence[Any]]) -> None:
-    """PostgreSQL: the rows through COPY FROM STDIN, in the session's transaction.
+def copy_rows(
+    conn: Connection, table: Table, names: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """PostgreSQL: the rows (values in `names`' order) through COPY FROM STDIN, in the
+    session's transaction.
 
     psycopg pipelines an executemany, but the server still parses, binds and runs one INSERT
     per row: 70,000 of them were two thirds of a 10,000-activity commit. COPY takes the same
@@ -118,7 +121,7 @@ def _copy(conn: Connection, table: Table, names: list[str], columns: list[Sequen
     target = f"{quote.format_table(table)} ({', '.join(quote.quote(n) for n in names)})"
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor, cursor.copy(f"COPY {target} FROM STDIN") as copy:
-        for row in zip(*columns, strict=True):
+        for row in rows:
             copy.write_row(row)
 
 

@@ -107,12 +107,8 @@ class PlannedRow:
     def errors(self) -> list[Message]:
         return [m for m in self.messages if m.level == "error"]
 
-    def as_values(self, job_id: int) -> dict[str, Any]:
-        """The `import_rows` columns of this plan."""
-        return dict(zip(ROW_COLUMNS, self.as_row(job_id), strict=True))
-
     def as_row(self, job_id: int) -> tuple:
-        """`as_values` as a tuple in ROW_COLUMNS' order (the preview stores thousands)."""
+        """The `import_rows` columns of this plan, as a tuple in ROW_COLUMNS' order."""
         payload = None
         if self.action != ERROR and self.data is not None:
             payload = input_to_json(self.data, self.legacy_data, self.derived)
