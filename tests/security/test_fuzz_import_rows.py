@@ -23,6 +23,7 @@ from pars_app.services import imports, jobs
 from pars_app.services.activity_edit import input_errors
 from pars_app.services.import_plan import (
     ERROR,
+    ROW_COLUMNS,
     PlanContext,
     input_from_json,
     plan_activity_row,
@@ -71,7 +72,8 @@ def test_a_hostile_row_is_planned_as_an_error_with_its_column_or_as_valid_input(
         return
     # Stored valid: the same rules pass again on what the commit will apply, and it survives
     # the round trip through the stored plan.
-    data, _legacy, derived = input_from_json(plan.as_values(1)["input_json"])
+    stored = dict(zip(ROW_COLUMNS, plan.as_row(1), strict=True))  # the import_rows row
+    data, _legacy, derived = input_from_json(stored["input_json"])
     assert data == plan.data
     assert input_errors(data, False) == {}
     assert derived == (
