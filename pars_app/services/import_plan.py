@@ -474,7 +474,9 @@ def _plan_close(plan: PlannedRow, report: rules.StatusReport, existing: Activity
     if report.closable:
         plan.close = CLOSE
         return
-    reasons = "; ".join(p.message for p in report.missing_to_close) or "It cannot be closed yet."
+    # Each reason is a sentence of its own (the form's messages): joined as sentences, not
+    # with semicolons after their full stops.
+    reasons = " ".join(p.message for p in report.missing_to_close) or "It cannot be closed yet."
     plan.close = CLOSE_REFUSED
     plan.messages.append(Message(ctx.column_label("close"), f"Not closed: {reasons}", "warning"))
 

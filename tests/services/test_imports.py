@@ -278,6 +278,32 @@ def test_a_mixed_file_commits_in_file_order_across_chunks(who, monkeypatch):
     assert after.id > max(db.session.scalars(select(AuditEvent.entity_id)).all())
 
 
+def test_a_close_it_cannot_do_is_a_warning_naming_each_reason_as_a_sentence(who):
+    """Close Activity = Yes on an activity that has not ended and lacks its learner counts:
+    the row is still created, and the warning lists the reasons as the form words them."""
+    provider, user = who
+    record = full_record(1) | {
+        "provider_activity_id": "OPEN-1",
+        "start_date": date(2026, 2, 1),
+        "end_date": date(2026, 3, 20),
+        "physician_learners": None,
+        "other_learners": None,
+    }
+    job = preview(provider, user, "open.xlsx", write_activities([record]))
+    counts = imports.counts_of(job)
+    assert (counts.created, counts.closed, counts.close_refused, counts.warnings) == (1, 0, 1, 1)
+    row = db.session.scalars(select(ImportRow).where(ImportRow.job_id == job.id)).one()
+    assert imports.messages_of(row) == [
+        {
+            "column": "Close Activity",
+            "level": "warning",
+            "text": "Not closed: Enter the number of physician learners (0 if none). "
+            "Enter the number of other learners (0 if none). "
+            "The activity can be closed after it ends on 03/20/2026.",
+        }
+    ]
+
+
 def test_an_id_taken_by_someone_else_since_the_preview_stops_the_commit(who):
     provider, user = who
     record = full_record(1) | {"provider_activity_id": "N-1", "close": False}
