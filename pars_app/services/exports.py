@@ -17,6 +17,7 @@ from typing import Literal
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import defer, raiseload
 
+from ..domain.enduring import is_final_year
 from ..extensions import db
 from ..io import write_activities, write_activities_xml
 from ..io.fields import SCALAR_KEYS
@@ -203,7 +204,8 @@ def learner_count_records(provider_id: int, year: int, today: date) -> list[dict
     Enduring materials available in `year` without a December 31 snapshot for it (the
     dashboard's "needs counts" view), then open activities of other formats that ended from
     January 1 of `year` up to today with a learner count missing; counts already known are
-    filled in, so a coordinator only adds what is missing.
+    filled in, so a coordinator only adds what is missing. A material closed in its last year
+    can only take the totals it was closed with (spec §6), so those are filled in too.
     """
     enduring = select(Activity).where(
         *conditions(provider_id, ActivityFilter(view="needs_counts", year=year), today)
@@ -219,12 +221,15 @@ def learner_count_records(provider_id: int, year: int, today: date) -> list[dict
     for stmt, counts_year in ((enduring, year), (others, None)):
         stmt = stmt.options(defer(Activity.legacy_data), raiseload("*"))
         for a in db.session.scalars(stmt.order_by(Activity.provider_activity_id)):
+            known = counts_year is None or (
+                a.closed_at is not None and is_final_year(a.end_date, counts_year)
+            )
             rows.append(
                 {
                     "provider_activity_id": a.provider_activity_id,
                     "title": a.title,
-                    "physician_learners": None if counts_year else a.physician_learners,
-                    "other_learners": None if counts_year else a.other_learners,
+                    "physician_learners": a.physician_learners if known else None,
+                    "other_learners": a.other_learners if known else None,
                     "counts_year": counts_year,
                 }
             )

@@ -4,7 +4,8 @@ for enduring materials the December 31 year, through the same preview → commit
 A row for a live or recorded activity updates its totals (the inline edit's rules: not closed,
 not in a locked year). A row for an enduring material records its cumulative snapshot as of
 December 31 of the given year (the enduring view's rules: available that year, not locked, not
-lower than last year without a warning; in its final year the totals follow).
+lower than last year without a warning; in its final year the totals follow). In both, a row
+whose counts are all blank changes nothing.
 """
 
 from __future__ import annotations
@@ -125,10 +126,26 @@ def _plan_totals(plan: PlannedRow, raw: RawRow, a: Activity, ctx: CountsContext)
     return plan
 
 
+def _not_given(value: Any) -> bool:
+    try:
+        return parse_count(value) is None
+    except ValueError:
+        return False  # given, and wrong: the snapshot's own check says so
+
+
 def _plan_snapshot(
     plan: PlannedRow, raw: RawRow, a: Activity, year: int | None, ctx: CountsContext
 ) -> PlannedRow:
     label = ctx.column_label("counts_year")
+    if _not_given(raw.values.get("physician_learners")) and _not_given(
+        raw.values.get("other_learners")
+    ):
+        # No counts at all: nothing to record, as a blank total leaves a live activity's count
+        # as it is. The pre-filled template lists every material still without its December 31
+        # count; the rows a coordinator has not filled in yet are left for later, not errors
+        # (the checklist still shows them missing). One count without the other is an error.
+        plan.action = UNCHANGED
+        return plan
     if year is None:
         return _error(
             plan,

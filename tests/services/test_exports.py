@@ -325,6 +325,16 @@ def test_learner_count_rows_are_what_still_needs_counts(ctx):
         p, provider_activity_id="C-FUTURE", end_date=date(2026, 6, 1), physician_learners=None
     )
     make_activity(p, provider_activity_id="C-OLD", end_date=date(2024, 6, 1), other_learners=None)
+    # Closed in its last year: only the totals it was closed with can be its count.
+    make_enduring(
+        p,
+        date(2024, 1, 1),
+        date(2025, 10, 31),
+        provider_activity_id="EM-SHUT",
+        physician_learners=70,
+        other_learners=4,
+        closed_at=utc(2025, 11, 2),
+    )
     db.session.commit()
     rows = exports.learner_count_records(p.id, 2025, TODAY)
     assert rows == [
@@ -336,8 +346,15 @@ def test_learner_count_rows_are_what_still_needs_counts(ctx):
             "counts_year": 2025,
         },
         {
-            "provider_activity_id": "C-HALF",
+            "provider_activity_id": "EM-SHUT",
             "title": rows[1]["title"],
+            "physician_learners": 70,
+            "other_learners": 4,
+            "counts_year": 2025,
+        },
+        {
+            "provider_activity_id": "C-HALF",
+            "title": rows[2]["title"],
             "physician_learners": 10,
             "other_learners": None,
             "counts_year": None,
@@ -348,6 +365,7 @@ def test_learner_count_rows_are_what_still_needs_counts(ctx):
     read = [r.values for r in result.rows]
     assert [(v["provider_activity_id"], v.get("counts_year")) for v in read] == [
         ("EM-NEEDS", 2025),
+        ("EM-SHUT", 2025),
         ("C-HALF", None),
     ]
 

@@ -117,6 +117,49 @@ def test_learner_count_template_updates_totals_and_records_enduring_snapshots(wh
     assert {"activity.counts_updated", "snapshot.recorded", "import.committed"} <= vias
 
 
+def test_an_enduring_row_left_blank_changes_nothing_and_half_a_count_is_an_error(who):
+    """The pre-filled template lists every material still without its December 31 count: the
+    rows not filled in yet are unchanged, not errors; one count without the other is."""
+    provider, user = who
+    for pid in ("EM-BLANK", "EM-HALF", "EM-FULL"):
+        make_enduring(provider, date(2024, 6, 1), date(2026, 5, 31), provider_activity_id=pid)
+    db.session.commit()
+    data = build_counts_template(
+        [
+            {"provider_activity_id": "EM-BLANK", "counts_year": 2025},
+            {"provider_activity_id": "EM-HALF", "physician_learners": 9, "counts_year": 2025},
+            {
+                "provider_activity_id": "EM-FULL",
+                "physician_learners": 9,
+                "other_learners": 0,
+                "counts_year": 2025,
+            },
+        ]
+    )
+    job = preview(provider, user, "counts.xlsx", data)
+    c = imports.counts_of(job)
+    assert (c.updated, c.unchanged, c.errors, c.warnings) == (1, 1, 1, 0)
+    rows = db.session.scalars(
+        select(ImportRow).where(ImportRow.job_id == job.id).order_by(ImportRow.number)
+    ).all()
+    assert [(r.provider_activity_id, r.action) for r in rows] == [
+        ("EM-BLANK", "unchanged"),
+        ("EM-HALF", "error"),
+        ("EM-FULL", "update"),
+    ]
+    assert rows[0].messages_json is None
+    assert [m["text"] for m in imports.messages_of(rows[1])] == [
+        "Enter the cumulative total (0 if none)."
+    ]
+    assert commit(job, user, skip=True).status == "committed"
+    recorded = db.session.scalars(
+        select(Activity.provider_activity_id).join(
+            LearnerSnapshot, LearnerSnapshot.activity_id == Activity.id
+        )
+    ).all()
+    assert recorded == ["EM-FULL"]
+
+
 def test_counts_for_a_locked_year_or_a_closed_activity_are_errors(who):
     provider, user = who
     make_activity(
