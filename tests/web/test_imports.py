@@ -223,6 +223,30 @@ def test_reviewer_sees_history_but_cannot_upload_or_confirm(client, ids, app):
         assert db.session.get(ImportJob, job_id).status == "previewed"
 
 
+def test_imports_are_reached_from_the_nav_the_activity_list_and_the_enduring_counts(
+    client, ids, app
+):
+    """An editor finds the upload where the work is (the list, the December 31 counts) and the
+    history in the main navigation; a reviewer finds the history only."""
+    login(client, EMAIL)
+    doc = parse(client.get("/activities"))
+    nav = {text(a): a.get("href") for a in doc.xpath("//nav[@aria-label='Main']//ul//a")}
+    assert nav["Imports"] == "/imports"
+    assert by_id(doc, "import-activities").get("href") == "/imports/new"
+    imports_nav = parse(client.get("/imports")).xpath("//nav[@aria-label='Main']//a[@aria-current]")
+    assert [text(a) for a in imports_nav] == ["Imports"]
+    enduring = by_id(parse(client.get("/enduring/2025")), "counts-by-file")
+    hrefs = [a.get("href") for a in enduring.xpath(".//a")]
+    assert hrefs == ["/templates/learner-counts.xlsx?year=2025", "/imports/new"]
+
+    reviewer = app.test_client()
+    login(reviewer, "viewer@example.org")
+    doc = parse(reviewer.get("/activities"))
+    assert "Imports" in [text(a) for a in doc.xpath("//nav[@aria-label='Main']//ul//a")]
+    assert by_id(doc, "import-activities") is None
+    assert by_id(parse(reviewer.get("/enduring/2025")), "counts-by-file") is None
+
+
 def test_another_providers_import_is_404_on_every_route(client, ids, app):
     login(client, EMAIL)
     resp = upload(
