@@ -6,8 +6,11 @@ row number in the file they sent and what is wrong — which the readers ignore 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 
 from openpyxl import Workbook
 
@@ -33,11 +36,31 @@ def _by_number(items: object) -> dict[int, Mapping[str, object]]:
     return {int(i.get("number", n + 1)): i for n, i in enumerate(items) if isinstance(i, dict)}
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DECIMAL = re.compile(r"\d{1,9}(\.\d{1,6})?")
+
+
+def _typed(col: Column, value: object) -> object:
+    """A value as the plan stored it (JSON: a date or a decimal the reader understood became
+    text) back in its cell type, so the file shows dates and numbers as the template does,
+    not as text Excel flags. What the user typed and the reader refused stays as typed."""
+    if not isinstance(value, str):
+        return value
+    if col.kind == "date" and _ISO_DATE.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return value
+    if col.kind == "credits" and _DECIMAL.fullmatch(value):
+        return Decimal(value)
+    return value
+
+
 def _value(values: Mapping[str, object], col: Column) -> object:
     if not col.group:
-        return values.get(col.key)
+        return _typed(col, values.get(col.key))
     group, number, field = col.key.split(".")
-    return _by_number(values.get(group)).get(int(number), {}).get(field)
+    return _typed(col, _by_number(values.get(group)).get(int(number), {}).get(field))
 
 
 def _widest(rows: list[ErrorRow], group: str, floor: int, cap: int) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from openpyxl import load_workbook
@@ -438,3 +438,31 @@ def test_a_cell_calamine_cannot_convert_refuses_the_file_naming_its_row(value, n
     wb.save(out)
     with pytest.raises(UnreadableFile, match="Row 2 has a value that cannot be read"):
         list(read_file("far.xlsx", out.getvalue()).rows)
+
+
+def test_the_error_file_gives_back_dates_and_decimals_the_plan_stored_as_text():
+    """A rejected row's values come from the stored plan (JSON): the dates and decimals the
+    reader understood are cells of their type again; refused text stays as it was typed."""
+    from pars_app.io.error_file import ErrorRow, write_error_rows
+
+    values = {
+        "provider_activity_id": "E-1",
+        "start_date": "2025-03-01",
+        "end_date": "31/31/2025",
+        "credits": "12.25",
+        "moc": [{"number": 1, "board": "ABIM", "points": "10.5"}],
+        "title": "2025-03-01",
+    }
+    data = write_error_rows([ErrorRow(7, "End Date: 31/31/2025 is not a real date.", values)])
+    sheet = load_workbook(io.BytesIO(data)).worksheets[0]
+    header, row = list(sheet.iter_rows(values_only=True))
+    got = dict(zip(header, row, strict=True))
+    assert got["Start Date"] == datetime(2025, 3, 1)
+    assert got["End Date"] == "31/31/2025"
+    assert got["AMA PRA Category 1 Credits"] == 12.25
+    assert got["MOC 1 Points"] == 10.5
+    assert got["Activity Title"] == "2025-03-01"  # a text column keeps its text
+    assert (got["Row in your file"], got["Errors"]) == (
+        7,
+        "End Date: 31/31/2025 is not a real date.",
+    )

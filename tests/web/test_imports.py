@@ -116,6 +116,11 @@ def test_errors_are_listed_by_row_and_column_and_download_as_a_workbook(client, 
     header = rows[0]
     assert header[-2:] == ("Row in your file", "Errors")
     assert [r[-2] for r in rows[1:]] == [3, 4]
+    # What the reader understood comes back typed (a date cell, not its ISO text); what it
+    # refused comes back as the user typed it.
+    starts = [r[header.index("Start Date")] for r in rows[1:]]
+    assert starts == ["13/45/2025", datetime(2025, 3, 1)]
+    assert rows[1][header.index("End Date")] == datetime(2025, 3, 31)
     # Leaving the rows in error out imports the rest.
     client.post(f"/imports/{job_id}/commit", data={"csrf_token": token, "skip_errors": "yes"})
     with app.app_context():
