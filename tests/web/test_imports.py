@@ -102,6 +102,16 @@ def test_errors_are_listed_by_row_and_column_and_download_as_a_workbook(client, 
     assert text(by_id(page, "count-errors")) == "2"
     assert "Start Date" in text(by_id(page, "row-3"))
     assert "also on row 2" in text(by_id(page, "row-4"))
+    views = [text(a) for a in page.xpath("//nav[@aria-label='Show rows']/a")]
+    assert views == [
+        "All (3)",
+        "To create (1)",
+        "To update (0)",
+        "To close (0)",
+        "Unchanged (0)",
+        "Errors (2)",
+        "Warnings (0)",
+    ]
     job_id = int(resp.headers["Location"].rsplit("/", 1)[1])
     # Confirming is refused while rows are in error (unless they are explicitly left out).
     token = csrf_token(client, f"/imports/{job_id}")
