@@ -333,9 +333,10 @@ def label(path: str) -> str:
 # --- Tab-delimited text ---------------------------------------------------------------------
 
 
-def text_rows(text: str) -> Iterator[tuple[int, Cells]]:
-    """(line number, cells) of tab-delimited text, blank lines left out; quotes as Excel does."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t", quotechar='"')
+def text_rows(text: str, delimiter: str = "\t") -> Iterator[tuple[int, Cells]]:
+    """(line number, cells) of delimited text (tabs, or commas for a CSV), blank lines left
+    out; quotes as Excel does."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"')
     line = 0
     try:
         for cells in reader:
@@ -345,5 +346,5 @@ def text_rows(text: str) -> Iterator[tuple[int, Cells]]:
     except csv.Error as err:
         raise UnreadableFile(
             f'Line {line + 1} cannot be read ({err}). A quote (") may be unbalanced: save the '
-            "file again from Excel as tab-delimited text."
+            "file again from Excel as tab-delimited text or CSV."
         ) from None

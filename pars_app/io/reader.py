@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import PurePath
 
 from . import legacy
@@ -16,10 +18,14 @@ from .xml_io import read_xml
 XLSX_EXTENSIONS = (".xlsx",)
 MACRO_EXTENSIONS = (".xlsm", ".xltm", ".xlam", ".xlsb")
 TEXT_EXTENSIONS = (".txt", ".tsv", ".tab", ".text")
+CSV_EXTENSIONS = (".csv",)
 XML_EXTENSIONS = (".xml",)
 Cells = list[object]
 Numbered = tuple[int, Cells]
-ACCEPTED = "We read Excel workbooks (.xlsx), tab-delimited text (.txt) and XML (.xml)."
+ACCEPTED = (
+    "We read Excel workbooks (.xlsx), tab-delimited or comma-separated text (.txt, .csv) and "
+    "XML (.xml)."
+)
 
 
 def _extension(name: str) -> str:
@@ -46,8 +52,12 @@ def read_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> ReadRe
     refuse_ole(data)
     if data.startswith(ZIP_MAGIC) or ext in XLSX_EXTENSIONS:
         return read_xlsx(data, limits)
-    if ext in XML_EXTENSIONS or (ext not in TEXT_EXTENSIONS and _looks_like_xml(data)):
+    if ext in XML_EXTENSIONS or (
+        ext not in TEXT_EXTENSIONS + CSV_EXTENSIONS and _looks_like_xml(data)
+    ):
         return read_xml(data, limits)
+    if ext in CSV_EXTENSIONS:
+        return read_text(data, limits, ",")
     if ext in TEXT_EXTENSIONS or not ext:
         return read_text(data, limits)
     if ext == ".xls":
@@ -55,15 +65,29 @@ def read_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> ReadRe
     raise UnreadableFile(f"{ext} files cannot be imported. {ACCEPTED}")
 
 
-def read_text(data: bytes, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
-    """Tab-delimited text: a learner-count sheet or the template (by header), else legacy."""
+def _delimiter(text: str) -> str:
+    """Commas when the first line with anything on it has commas and no tab: a CSV saved with
+    a .txt name, which read as tab-delimited would be one value a line. Tabs otherwise (ACCME's
+    layouts and Excel's "Text (Tab delimited)" always put tabs on every line)."""
+    for line in islice(io.StringIO(text), 20):
+        if line.strip():
+            return "," if "\t" not in line and "," in line else "\t"
+    return "\t"
+
+
+def read_text(
+    data: bytes, limits: Limits = DEFAULT_LIMITS, delimiter: str | None = None
+) -> ReadResult:
+    """Delimited text (tabs, or commas for a CSV): a learner-count sheet or the template (by
+    header), else ACCME's legacy layout. Without `delimiter` the first line tells."""
     text, encoding = decode_text(data)
-    lines = check_text_width(text, limits)
-    rows = legacy.text_rows(text)
+    delimiter = delimiter or _delimiter(text)
+    lines = check_text_width(text, limits, delimiter)
+    rows = legacy.text_rows(text, delimiter)
     first = next(rows, None)
     if first is None:
         raise UnreadableFile("The file has no rows.")
-    note = f"Read as {encoding} text."
+    note = f"Read as {'comma-separated ' if delimiter == ',' else ''}{encoding} text."
     number, cells = first
     folded = {fold(c) for c in cells if isinstance(c, str)}
     if looks_like_counts(folded):
@@ -73,7 +97,7 @@ def read_text(data: bytes, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
     if legacy.template_literal(cells[0]) or legacy.is_header(cells):
         return _legacy_text(number, cells, rows, lines, encoding, note)
     if len(folded & ACTIVITY_HEADERS.keys()) >= 3:
-        # The app's own template saved as "Text (Tab delimited)".
+        # The app's own template saved as "Text (Tab delimited)" or "CSV".
         headers = activity_header_map(number, cells)
         found = header_rows(rows, headers)
         return ReadResult("xlsx", found, lines - number, encoding, (note,), headers.label)

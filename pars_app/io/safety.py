@@ -9,6 +9,7 @@ cell at row 100,000 and column 500 would cost gigabytes however empty the rest i
 
 from __future__ import annotations
 
+import csv
 import functools
 import re
 import struct
@@ -423,20 +424,24 @@ def decode_text(data: bytes) -> tuple[str, str]:
         ) from None
 
 
-def check_text_width(text: str, limits: Limits = DEFAULT_LIMITS) -> int:
-    """Refuse absurdly wide or long tab-delimited text; return its number of lines."""
+def check_text_width(text: str, limits: Limits = DEFAULT_LIMITS, delimiter: str = "\t") -> int:
+    """Refuse absurdly wide or long delimited text; return its number of lines."""
     lines = text.count("\n") + 1
     if lines > limits.max_rows + 1:
         raise UnsafeFile(
             f"The file has {lines:,} lines; a batch file has at most {limits.max_rows:,} rows. "
             "Split it into smaller files."
         )
-    if text.count("\t") < limits.max_columns:
+    if text.count(delimiter) < limits.max_columns:
         return lines  # no line can be too wide: the common case costs one count
     for number, line in enumerate(text.split("\n"), start=1):
-        if line.count("\t") >= limits.max_columns:
+        if line.count(delimiter) < limits.max_columns:
+            continue
+        # Counted exactly only now: a comma inside a quoted text is no column.
+        width = len(next(csv.reader([line], delimiter=delimiter), []))
+        if width > limits.max_columns:
             raise UnsafeFile(
-                f"Line {number} has {line.count(chr(9)) + 1:,} values; a batch file has at most "
+                f"Line {number} has {width:,} values; a batch file has at most "
                 f"{limits.max_columns} columns."
             )
     return lines

@@ -11,7 +11,7 @@ import time_machine
 from sqlalchemy import func, select
 
 from pars_app.extensions import db
-from pars_app.io import write_activities_xml
+from pars_app.io import write_activities, write_activities_xml
 from pars_app.io.xlsx import build_counts_template
 from pars_app.models import Activity, AuditEvent, ImportRow, LearnerSnapshot, YearLock
 from pars_app.services import imports
@@ -72,6 +72,53 @@ def test_xml_round_trip_then_reimport_is_all_unchanged(who):
     commit(job, user)
     again = imports.counts_of(preview(provider, user, "acts.xml", data))
     assert (again.created, again.updated, again.unchanged, again.errors) == (0, 0, 2, 0)
+
+
+def _as_csv(xlsx: bytes, delimiter: str = ",") -> bytes:
+    """The workbook's first sheet as Excel's "Save as CSV" writes it: what each cell shows
+    (dates mm/dd/yyyy, numbers as typed), quoted where a value holds the delimiter."""
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+    for row in load_workbook(io.BytesIO(xlsx)).worksheets[0].iter_rows(values_only=True):
+        writer.writerow(
+            "" if v is None else v.strftime("%m/%d/%Y") if isinstance(v, datetime) else v
+            for v in row
+        )
+    return out.getvalue().encode("utf-8-sig")
+
+
+@pytest.mark.parametrize("name", ["acts.csv", "acts-saved-as-text.txt"])
+def test_the_template_saved_as_csv_creates_then_reimports_unchanged(who, name):
+    """Excel's "Save as CSV" of the template (or of an export) reads as the template does; a
+    CSV given a .txt name is told by its first line (commas, no tab)."""
+    provider, user = who
+    records = [full_record(1) | {"title": "Heart, lungs and more"}, full_record(2)]
+    data = _as_csv(write_activities(records))
+    job = preview(provider, user, name, data)
+    assert (job.kind, job.status) == ("xlsx", "previewed"), job.error
+    c = imports.counts_of(job)
+    assert (c.created, c.closed, c.errors) == (2, 2, 0), imports.report_of(job)
+    assert commit(job, user).status == "committed"
+    titles = db.session.scalars(select(Activity.title).order_by(Activity.title)).all()
+    assert titles == ["Cardiology grand rounds 2", "Heart, lungs and more"]  # quoted comma
+    again = imports.counts_of(preview(provider, user, name, data))
+    assert (again.created, again.updated, again.unchanged, again.errors) == (0, 0, 2, 0)
+
+
+def test_learner_counts_as_csv(who):
+    provider, user = who
+    make_activity(provider, provider_activity_id="J-1", physician_learners=5)
+    db.session.commit()
+    data = b"Provider Activity ID,Physician Learners,Other Learners\r\nJ-1,40,3\r\n"
+    job = preview(provider, user, "counts.csv", data)
+    assert (job.kind, job.status) == ("counts", "previewed"), job.error
+    assert commit(job, user).status == "committed"
+    assert db.session.scalar(select(Activity.physician_learners)) == 40
 
 
 def test_xml_schema_errors_refuse_the_file_with_line_numbers(who):

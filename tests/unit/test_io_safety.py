@@ -59,9 +59,9 @@ def test_a_file_over_the_size_limit_is_refused_before_reading():
         read_file("a.xlsx", b"x" * (MB + 1), Limits(max_bytes=MB))
 
 
-@pytest.mark.parametrize("name", ["report.pdf", "activities.csv", "a.docx"])
+@pytest.mark.parametrize("name", ["report.pdf", "activities.ods", "a.docx"])
 def test_other_file_types_are_refused_with_what_we_accept(name):
-    with pytest.raises(UnreadableFile, match=r"\.xlsx.*\.txt.*\.xml"):
+    with pytest.raises(UnreadableFile, match=r"\.xlsx.*\.txt, \.csv.*\.xml"):
         read_file(name, b"%PDF-1.4 something")
 
 
@@ -324,3 +324,15 @@ def test_too_many_lines_are_refused():
     data = ((_legacy_line("ok") + "\n") * 30).encode()
     with pytest.raises(UnsafeFile, match="at most 20 rows"):
         read_file("long.txt", data, Limits(max_rows=20))
+
+
+def test_a_csv_line_is_as_wide_as_its_values_not_its_commas():
+    head = "Provider Activity ID,Activity Title,Format,Start Date,End Date\n"
+    wide = head + ",".join(["x"] * 10_000) + "\n"
+    with pytest.raises(UnsafeFile, match=r"Line 2 has 10,000 values"):
+        read_file("wide.csv", wide.encode())
+    # A description full of commas is one quoted value: read, not refused.
+    commas = head + 'A-1,"' + "a, " * 1_000 + '",Course,03/01/2025,03/02/2025\n'
+    result = read_file("commas.csv", commas.encode())
+    (row,) = list(result.rows)
+    assert row.values["title"].startswith("a, a, ")
