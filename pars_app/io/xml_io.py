@@ -12,6 +12,8 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
+from io import BytesIO
+from itertools import islice
 from pathlib import Path
 
 from lxml import etree
@@ -397,13 +399,52 @@ def _metrics(record: Mapping[str, object]) -> etree._Element:
     return metrics
 
 
-def write_activities_xml(rows: Iterable[Mapping[str, object]]) -> bytes:
-    """Activities as XML that validates against the published XSD (checked before returning)."""
-    root = etree.Element(ACTIVITIES_ROOT)
-    for record in rows:
-        root.append(_metrics(record))
-    xsd = schema()
-    if not xsd.validate(root):
+# Activities built, checked and written at a time: the export's memory is this many trees.
+WRITE_BATCH = 500
+
+
+def _checked(xsd: etree.XMLSchema, batch: etree._Element) -> None:
+    if not xsd.validate(batch):
         errors = "; ".join(f"{e.message}" for e in list(xsd.error_log)[:5])
         raise ValueError(f"The export does not match activities.xsd: {errors}")
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def write_activities_xml(rows: Iterable[Mapping[str, object]]) -> bytes:
+    """Activities as XML that validates against the published XSD (checked as it is written).
+
+    Written WRITE_BATCH activities at a time through lxml's incremental writer, each batch
+    validated under a root of its own first: the schema constrains each activity alone (no
+    keys or counts across activities), so that is the whole document's check, and an export
+    of 50,000 activities no longer builds one tree of 2.3 million elements (~370 MB).
+    The bytes are the ones `etree.tostring(…, pretty_print=True)` gave for the whole tree.
+    """
+    xsd = schema()
+    out = BytesIO()
+    written = 0
+    with etree.xmlfile(out, encoding="UTF-8") as xf:
+        xf.write_declaration()
+        with xf.element(ACTIVITIES_ROOT):
+            batch = etree.Element(ACTIVITIES_ROOT)
+            for chunk in _batches(rows):
+                for record in chunk:
+                    batch.append(_metrics(record))
+                _checked(xsd, batch)
+                for metrics in batch:
+                    etree.indent(metrics, level=1)
+                    xf.write("\n  ")
+                    xf.write(metrics)
+                written += len(batch)
+                batch.clear()
+            if written:
+                xf.write("\n")
+    if not written:  # the whole tree's form for an empty export: <ACCMEActivities/>
+        empty = etree.Element(ACTIVITIES_ROOT)
+        return etree.tostring(empty, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    out.write(b"\n")  # as tostring ends: after the root, not a copy of the whole output
+    return out.getvalue()
+
+
+def _batches(rows: Iterable[Mapping[str, object]]) -> Iterator[list[Mapping[str, object]]]:
+    it = iter(rows)
+    while chunk := list(islice(it, WRITE_BATCH)):
+        yield chunk

@@ -166,6 +166,7 @@ def export_activities(
     today = today or clock.today()
     records = _Counted(activity_records(provider_id, activity_filter, today))
     if kind == "xml":
+        # Streamed as well: built, checked and written a batch of activities at a time.
         return Exported(write_activities_xml(records), records.count)
     try:
         # Streamed: the rows are written as they are read, never all held at once.

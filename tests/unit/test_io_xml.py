@@ -317,6 +317,36 @@ def test_export_refuses_to_write_what_the_schema_would_refuse():
         write_activities_xml([record])
 
 
+def _whole_tree(records: list[dict]) -> bytes:
+    """What the writer gave before it streamed: one tree, validated, then serialised."""
+    from pars_app.io.xml_io import ACTIVITIES_ROOT, _metrics
+
+    root = etree.Element(ACTIVITIES_ROOT)
+    for record in records:
+        root.append(_metrics(record))
+    assert schema().validate(root)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 5])
+def test_export_written_in_batches_gives_the_whole_trees_bytes(monkeypatch, n):
+    from pars_app.io import xml_io
+
+    monkeypatch.setattr(xml_io, "WRITE_BATCH", 2)
+    records = [full_record(i) for i in range(1, n + 1)]
+    assert write_activities_xml(records) == _whole_tree(records)
+
+
+def test_a_bad_activity_in_a_later_batch_still_refuses_the_export(monkeypatch):
+    from pars_app.io import xml_io
+
+    monkeypatch.setattr(xml_io, "WRITE_BATCH", 2)
+    records = [full_record(i) for i in range(1, 6)]
+    records[4] = dict(records[4], format="Course")
+    with pytest.raises(ValueError, match=r"activities\.xsd"):
+        write_activities_xml(records)
+
+
 def test_export_drops_characters_xml_cannot_hold():
     record = dict(full_record(), title="Bell\x07 and\x0b tab")
     (row,) = read_file("x.xml", write_activities_xml([record])).rows
