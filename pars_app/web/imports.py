@@ -92,6 +92,7 @@ def _show_context(job: ImportJob) -> dict:
         changes_of=imports.changes_of,
         field_label=field_label,
         report=imports.report_of(job),
+        file_size=imports.file_size(job.id),
         page_url=lambda n: url_for("imports.show", job_id=job.id, show=show, page=n),
     )
 
@@ -184,6 +185,25 @@ def errors_file(job_id: int):
     resp.headers["Content-Type"] = XLSX
     stem = job.filename.rsplit(".", 1)[0] or "import"
     resp.headers["Content-Disposition"] = f'attachment; filename="{_ascii(stem)}-errors.xlsx"'
+    return resp
+
+
+@bp.route("/<int:job_id>/file")
+@login_required
+@provider_required()
+def uploaded_file(job_id: int):
+    """The file exactly as it was uploaded, kept with its import until the import is discarded
+    (what was sent, for the office's own records)."""
+    job = _job(job_id)
+    data = job.content
+    if data is None:  # discarded: the file went with it (the history line stays)
+        flash("The uploaded file was deleted when this import was discarded.", "info")
+        return redirect(url_for("imports.show", job_id=job.id))
+    resp = make_response(data)
+    # A download only, never shown: the bytes are whatever the user sent.
+    resp.headers["Content-Type"] = "application/octet-stream"
+    name = _ascii(job.filename).strip() or "import"
+    resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return resp
 
 

@@ -118,6 +118,7 @@ KIND: dict[str, str] = {
     "imports.show": READ,
     "imports.progress": READ,
     "imports.errors_file": READ,
+    "imports.uploaded_file": READ,
     "imports.new": EDIT,
     "imports.upload": EDIT,
     "imports.commit": EDIT,

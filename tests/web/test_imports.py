@@ -281,3 +281,26 @@ def test_another_providers_import_is_404_on_every_route(client, ids, app):
         )
     with app.app_context():
         assert db.session.get(ImportJob, job_id).status == "previewed"
+
+
+def test_the_uploaded_file_downloads_as_sent_until_the_import_is_discarded(client, ids, app):
+    login(client, EMAIL)
+    data = journal_rows(["J-3", "Kept", "Journal-based CME", date(2025, 3, 1), date(2025, 3, 31)])
+    resp = upload(client, "Jan batch (final).xlsx", data)
+    job_id = int(resp.headers["Location"].rsplit("/", 1)[1])
+    link = by_id(parse(client.get(f"/imports/{job_id}")), "uploaded-file")
+    assert link.get("href") == f"/imports/{job_id}/file"
+    assert text(link.getparent()).endswith(f"({(len(data) + 1023) // 1024} KB)")
+    got = client.get(f"/imports/{job_id}/file")
+    assert got.status_code == 200 and got.data == data
+    # A download, never rendered: whatever was uploaded is served as opaque bytes.
+    assert got.headers["Content-Type"] == "application/octet-stream"
+    assert got.headers["Content-Disposition"] == 'attachment; filename="Jan batch _final_.xlsx"'
+    reviewer = app.test_client()
+    login(reviewer, "viewer@example.org")
+    assert reviewer.get(f"/imports/{job_id}/file").data == data  # any reader of the provider
+    token = csrf_token(client, f"/imports/{job_id}")
+    client.post(f"/imports/{job_id}/discard", data={"csrf_token": token})
+    gone = client.get(f"/imports/{job_id}/file")
+    assert (gone.status_code, gone.headers["Location"]) == (302, f"/imports/{job_id}")
+    assert by_id(parse(client.get(f"/imports/{job_id}")), "uploaded-file") is None
