@@ -424,17 +424,16 @@ def write_activities_xml(rows: Iterable[Mapping[str, object]]) -> bytes:
     with etree.xmlfile(out, encoding="UTF-8") as xf:
         xf.write_declaration()
         with xf.element(ACTIVITIES_ROOT):
-            batch = etree.Element(ACTIVITIES_ROOT)
-            for chunk in _batches(rows):
-                for record in chunk:
-                    batch.append(_metrics(record))
+            records = iter(rows)
+            while chunk := list(islice(records, WRITE_BATCH)):
+                batch = etree.Element(ACTIVITIES_ROOT)
+                batch.extend(_metrics(record) for record in chunk)
                 _checked(xsd, batch)
                 for metrics in batch:
                     etree.indent(metrics, level=1)
                     xf.write("\n  ")
                     xf.write(metrics)
-                written += len(batch)
-                batch.clear()
+                written += len(chunk)
             if written:
                 xf.write("\n")
     if not written:  # the whole tree's form for an empty export: <ACCMEActivities/>
@@ -442,9 +441,3 @@ def write_activities_xml(rows: Iterable[Mapping[str, object]]) -> bytes:
         return etree.tostring(empty, xml_declaration=True, encoding="UTF-8", pretty_print=True)
     out.write(b"\n")  # as tostring ends: after the root, not a copy of the whole output
     return out.getvalue()
-
-
-def _batches(rows: Iterable[Mapping[str, object]]) -> Iterator[list[Mapping[str, object]]]:
-    it = iter(rows)
-    while chunk := list(islice(it, WRITE_BATCH)):
-        yield chunk

@@ -469,6 +469,21 @@ def _show_filter(show: str) -> list:
     return []
 
 
+def view_counts(job: ImportJob) -> dict[str, int]:
+    """How many rows each of SHOWS lists, from the job's counts (no query): as `_show_filter`
+    selects them, so "close" holds the refused closes too (their rows carry the reasons)."""
+    c = counts_of(job)
+    return {
+        "all": job.total_rows,
+        "create": c.created,
+        "update": c.updated,
+        "close": c.closed + c.close_refused,
+        "unchanged": c.unchanged,
+        "error": c.errors,
+        "warning": c.warnings,
+    }
+
+
 def rows_page(job: ImportJob, show: str, page: int) -> RowsPage:
     """One page of the job's planned rows, optionally only one kind (two queries)."""
     show = show if show in SHOWS else "all"

@@ -23,7 +23,9 @@ def download(data: bytes, media_type: str, filename: str) -> Response:
     """A file the browser saves rather than shows."""
     resp = make_response(data)
     resp.headers["Content-Type"] = media_type
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", filename)  # provider codes are free text
+    # Provider codes and uploaded files' names are free text: ASCII letters, digits, spaces
+    # and ._- are kept, anything else (quotes, slashes, accents) becomes "_".
+    safe = re.sub(r"[^A-Za-z0-9._ -]", "_", filename).strip() or "download"
     resp.headers["Content-Disposition"] = f'attachment; filename="{safe}"'
     return resp
 

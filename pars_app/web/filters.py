@@ -52,7 +52,14 @@ def outcome_labels(a) -> list[str]:
     return [label for attr, label in OUTCOMES.items() if getattr(a, attr, False)]
 
 
+def file_size(size: int) -> str:
+    """Bytes as a person reads them: "29 KB", "1.4 MB" (KB rounded up, so never "0 KB")."""
+    kb = (size + 1023) // 1024
+    return f"{size / 1048576:,.1f} MB" if kb >= 1024 else f"{kb:,} KB"
+
+
 def install(app: Flask) -> None:
+    app.add_template_filter(file_size)
     app.add_template_filter(central)
     app.add_template_filter(us_date)
     app.add_template_filter(lambda c: format_money(c) if c is not None else "", "money")

@@ -21,10 +21,10 @@ from ..models import ImportJob
 from ..security import EDITORS, is_htmx, provider_required
 from ..services import clock, imports, jobs
 from ..services.import_plan import field_label
+from .exports import XLSX, download
 from .params import to_int
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _can_edit() -> bool:
@@ -93,6 +93,7 @@ def _show_context(job: ImportJob) -> dict:
         field_label=field_label,
         report=imports.report_of(job),
         file_size=imports.file_size(job.id),
+        view_counts=imports.view_counts(job),
         page_url=lambda n: url_for("imports.show", job_id=job.id, show=show, page=n),
     )
 
@@ -181,11 +182,8 @@ def errors_file(job_id: int):
     if imports.counts_of(job).errors == 0:
         flash("This import has no rows in error.", "info")
         return redirect(url_for("imports.show", job_id=job.id))
-    resp = make_response(imports.error_file(job))
-    resp.headers["Content-Type"] = XLSX
     stem = job.filename.rsplit(".", 1)[0] or "import"
-    resp.headers["Content-Disposition"] = f'attachment; filename="{_ascii(stem)}-errors.xlsx"'
-    return resp
+    return download(imports.error_file(job), XLSX, f"{stem}-errors.xlsx")
 
 
 @bp.route("/<int:job_id>/file")
@@ -199,13 +197,5 @@ def uploaded_file(job_id: int):
     if data is None:  # discarded: the file went with it (the history line stays)
         flash("The uploaded file was deleted when this import was discarded.", "info")
         return redirect(url_for("imports.show", job_id=job.id))
-    resp = make_response(data)
-    # A download only, never shown: the bytes are whatever the user sent.
-    resp.headers["Content-Type"] = "application/octet-stream"
-    name = _ascii(job.filename).strip() or "import"
-    resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    return resp
-
-
-def _ascii(text: str) -> str:
-    return "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_ .") else "_" for ch in text)
+    # Opaque bytes, never shown: whatever the user sent.
+    return download(data, "application/octet-stream", job.filename)
