@@ -286,6 +286,68 @@ class _Extent:
         return 10**self.digits - 1
 
 
+# --- xlsx: formulas without a saved result ---------------------------------------------------
+#
+# A cell holds a formula's last result beside the formula (`<f>…</f><v>…</v>`), and calamine
+# reads that result. Excel and LibreOffice always save it; a program that writes formulas
+# without calculating them (openpyxl, many export scripts) leaves `<v>` out or empty, and
+# calamine then reads a blank: a learner count or a title would be imported as nothing.
+
+# One pass over a sheet without formulas (most): `<f` also starts <formula1> of a dropdown.
+_FORMULA_HINT = re.compile(rb"<f[\s>/]")
+# A formula cell up to its result, if any: `<f>` is a cell's first child and `<v>` the next
+# (CT_Cell: f, v, is). No part can run past a '<' or '>' it should stop at, so a match costs
+# what it reads, however the sheet is broken.
+_FORMULA_CELL = re.compile(
+    rb'<c r="([A-Za-z]+\d+)"([^>]*)>\s*<f(?:[^>]*/>|[^>]*>[^<]*</f>)\s*(<v\s*/>|<v>[^<]*</v>)?'
+)
+_SAVED_RESULT = re.compile(rb"<v>\s*[^<\s]")  # any result but a blank one
+_TEXT_RESULT = re.compile(rb'\st="str"')
+_LONGEST_CELL = 256 * 1024
+
+
+@dataclass
+class _Formulas:
+    """The formula cells of one worksheet whose result was never saved."""
+
+    first: str | None = None  # the first such cell, as the sheet names it ("C4")
+    count: int = 0
+    carry: bytes = b""  # a cell cut by the end of the last chunk
+
+    def feed(self, chunk: bytes) -> None:
+        data = self.carry + chunk if self.carry else chunk
+        self.carry = b""
+        # A cell still open at the chunk's end (its result may be in the next chunk) is
+        # judged with the next chunk.
+        # A cell longer than any formula cell can be (formulas up to 8,192 characters,
+        # results up to 32,767) is not carried: a sheet of one endless cell must not be
+        # copied again with every chunk.
+        tail = data.rfind(b"<c ")
+        if tail >= 0 and len(data) - tail <= _LONGEST_CELL and data.find(b"</c>", tail) == -1:
+            data, self.carry = data[:tail], data[tail:]
+        if not _FORMULA_HINT.search(data):
+            return
+        for cell in _FORMULA_CELL.finditer(data):
+            result = cell[3]
+            if result and _SAVED_RESULT.match(result):
+                continue
+            # An empty result is saved for a formula whose text result is "" (t="str").
+            if result and _TEXT_RESULT.search(cell[2]):
+                continue
+            self.count += 1
+            if self.first is None:
+                self.first = cell[1].decode().upper()
+
+
+@dataclass
+class XlsxScan:
+    """What the checks found that only matters for the sheet that is read."""
+
+    # Worksheet part ("xl/worksheets/sheet1.xml") -> (its first formula cell without a saved
+    # result, how many it has).
+    unsaved_formulas: dict[str, tuple[str, int]]
+
+
 def _tag_chunks(chunks: Iterator[bytes]) -> Iterator[bytes]:
     """Re-cut a byte stream after a '>' so no tag is split between two chunks."""
     carry = b""
@@ -363,22 +425,30 @@ def _check_extent(extent: _Extent, limits: Limits, data: bytes, info: zipfile.Zi
         )
 
 
-def _scan_member(data: bytes, info: zipfile.ZipInfo, limits: Limits) -> bytes | None:
-    """Inflate one member (bounded); check a worksheet's extent; return [Content_Types]."""
+def _scan_member(
+    data: bytes, info: zipfile.ZipInfo, limits: Limits
+) -> tuple[bytes | None, _Formulas]:
+    """Inflate one member (bounded); check a worksheet's extent and find its formulas without
+    a saved result; return [Content_Types] (None for any other member) and those formulas."""
     extent = _Extent()
+    formulas = _Formulas()
     keep = info.filename == "[Content_Types].xml"
     kept: list[bytes] = []
     for chunk in _tag_chunks(_inflate(data, info)):
         extent.feed(chunk)
+        if extent.is_sheet:
+            formulas.feed(chunk)
         if keep:
             kept.append(chunk)
     if extent.is_sheet:
         _check_extent(extent, limits, data, info)
-    return b"".join(kept) if keep else None
+    return (b"".join(kept) if keep else None), formulas
 
 
-def check_xlsx(data: bytes, limits: Limits = DEFAULT_LIMITS) -> None:
-    """Refuse an .xlsx that is not a zip, is a bomb, carries macros or has an absurd sheet."""
+def check_xlsx(data: bytes, limits: Limits = DEFAULT_LIMITS) -> XlsxScan:
+    """Refuse an .xlsx that is not a zip, is a bomb, carries macros or has an absurd sheet;
+    return what matters only for the sheet that will be read."""
+    scan = XlsxScan({})
     infos = _members(data, limits)
     _refuse_macros_and_encryption(infos)
     _check_declared_sizes(infos, limits)
@@ -388,12 +458,15 @@ def check_xlsx(data: bytes, limits: Limits = DEFAULT_LIMITS) -> None:
     for info in infos:
         if info.is_dir():
             continue
-        content_types = _scan_member(data, info, limits)
+        content_types, formulas = _scan_member(data, info, limits)
         if content_types is not None and any(t in content_types for t in _MACRO_TYPES):
             raise UnsafeFile(
                 "This workbook is macro-enabled, which we do not accept. Save it as "
                 '"Excel Workbook (.xlsx)" and upload that.'
             )
+        if formulas.first is not None:
+            scan.unsaved_formulas[info.filename] = (formulas.first, formulas.count)
+    return scan
 
 
 # --- Text files ----------------------------------------------------------------------------

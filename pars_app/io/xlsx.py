@@ -7,11 +7,14 @@ file edited in Excel imports back unchanged. Writing uses openpyxl's write-only 
 
 from __future__ import annotations
 
+import posixpath
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from io import BytesIO
 
+from lxml import etree
 from openpyxl import Workbook
 from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -107,18 +110,69 @@ def _cleaned(rows: Iterator[Numbered]) -> Iterator[Numbered]:
 
 def read_xlsx(data: bytes, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
     """Check and open an .xlsx, then tell its layout (template, counts, legacy) from its rows."""
-    check_xlsx(data, limits)
+    scan = check_xlsx(data, limits)
     try:
         with CalamineWorkbook.from_filelike(BytesIO(data)) as book:
             sheet = _pick_sheet(book)
     except CalamineError as err:
         raise UnreadableFile(f"The workbook cannot be read ({err}).") from None
+    if scan.unsaved_formulas:
+        _refuse_unsaved_formulas(data, sheet.name, scan.unsaved_formulas)
     rows = _sheet_rows(sheet)
     first = next(rows, None)
     if first is None:
         raise UnreadableFile("The sheet is empty: there is no header row and no activity.")
     last = sheet.end[0] + 1 if sheet.end else first[0]
     return _dispatch(first, rows, last - first[0])
+
+
+_MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+_RELS_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+
+
+def sheet_part(data: bytes, name: str) -> str | None:
+    """The zip member holding the worksheet called `name` ("xl/worksheets/sheet1.xml"), as
+    the workbook and its relationships say; None when they do not say it plainly."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    try:
+        with zipfile.ZipFile(BytesIO(data)) as book:
+            workbook = etree.fromstring(book.read("xl/workbook.xml"), parser)
+            rels = etree.fromstring(book.read("xl/_rels/workbook.xml.rels"), parser)
+    except (KeyError, zipfile.BadZipFile, etree.XMLSyntaxError):
+        return None
+    rel_id = next(
+        (s.get(_REL_ID) for s in workbook.iter(f"{_MAIN_NS}sheet") if s.get("name") == name),
+        None,
+    )
+    target = next(
+        (r.get("Target") for r in rels.iter(f"{_RELS_NS}Relationship") if r.get("Id") == rel_id),
+        None,
+    )
+    if not target:
+        return None
+    # A target is relative to xl/ ("worksheets/sheet1.xml") or absolute ("/xl/...").
+    return target.lstrip("/") if target.startswith("/") else posixpath.normpath(f"xl/{target}")
+
+
+def _refuse_unsaved_formulas(data: bytes, sheet: str, found: Mapping[str, tuple[str, int]]) -> None:
+    """Refuse the file when the sheet we read has formulas whose result was never saved.
+
+    calamine reads such a cell as blank, and a blank is a value an import writes (a learner
+    count emptied, a title missing). Formulas on other sheets do not matter; a workbook whose
+    sheets cannot be told apart is refused if any sheet has them.
+    """
+    part = sheet_part(data, sheet)
+    if part is not None and part not in found:
+        return
+    cell, count = found[part] if part is not None else next(iter(found.values()))
+    more = f" (and {count - 1:,} more cell(s) like it)" if count > 1 else ""
+    raise UnreadableFile(
+        f"Cell {cell} of the sheet “{sheet}”{more} holds a formula whose result was never "
+        "saved, so its value cannot be read: the file was written by a program that does "
+        "not calculate formulas. Open the file in Excel (or LibreOffice) and save it, or "
+        "replace the formulas with their values, and upload it again."
+    )
 
 
 def _dispatch(first: Numbered, rows: Iterator[Numbered], total: int) -> ReadResult:

@@ -22,6 +22,7 @@ from pars_app.io import Limits, UnreadableFile, UnsafeFile
 from pars_app.io.safety import (
     _columns_up_to,
     _Extent,
+    _Formulas,
     _tag_chunks,
     check_xlsx,
     column_letters,
@@ -352,3 +353,47 @@ def test_a_usual_sheet_is_measured_in_a_few_windows_only(monkeypatch):
     # From the <cols> before the first cell, at row 1,000 (a fourth digit), at the end's <cfRule>
     assert len(windows) <= 4
     assert sum(windows) < len(sheet) / 10
+
+
+# --- Formulas whose result was never saved ------------------------------------------------------
+
+# (cell XML after `<c r="REF"`, whether its formula's result is missing)
+FORMULA_CELLS = (
+    (b' t="s"><v>3</v></c>', False),  # a plain text cell
+    (b' s="2"/>', False),  # an empty styled cell
+    (b"><f>1+1</f><v>2</v></c>", False),  # Excel: the result saved
+    (b' t="str"><f>IF(A1="","",A1)</f><v></v></c>', False),  # an empty text result, saved
+    (b' t="e"><f>1/0</f><v>#DIV/0!</v></c>', False),
+    (b'><f t="shared" si="0"/><v>4</v></c>', False),
+    (b"><f>1+1</f><v></v></c>", True),  # openpyxl: an empty number result
+    (b' s="1"><f>SUM(A1:A9)</f></c>', True),  # no result at all
+    (b'><f t="shared" ref="B1:B9" si="1">A1*2</f><v/></c>', True),
+    (b">\n  <f>\n1+1</f>\n  <v>\n</v>\n</c>", True),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    cells=st.lists(st.sampled_from(FORMULA_CELLS), min_size=1, max_size=30),
+    cuts=st.lists(st.integers(0, 5_000), max_size=12),
+)
+def test_unsaved_formulas_are_found_wherever_the_chunks_are_cut(cells, cuts):
+    body = b"".join(b'<c r="B%d"' % (i + 1) + xml for i, (xml, _) in enumerate(cells))
+    sheet = HEAD.encode() + b'<row r="1">' + body + b"</row>" + TAIL.encode()
+    cuts = sorted(c for c in cuts if c <= len(sheet))
+    pieces = [sheet[a:b] for a, b in zip([0, *cuts], [*cuts, len(sheet)], strict=True)]
+    formulas = _Formulas()
+    for chunk in _tag_chunks(iter(pieces)):
+        formulas.feed(chunk)
+    unsaved = [f"B{i + 1}" for i, (_, missing) in enumerate(cells) if missing]
+    assert formulas.count == len(unsaved)
+    assert formulas.first == (unsaved[0] if unsaved else None)
+
+
+def test_the_scan_names_the_sheet_part_with_unsaved_formulas():
+    cell = b'<c r="C7"><f>1+1</f></c>'
+    sheet = HEAD.encode() + b'<row r="7">' + cell + b"</row>" + TAIL.encode()
+    scan = check_xlsx(workbook(sheet))
+    assert scan.unsaved_formulas == {"xl/worksheets/sheet1.xml": ("C7", 1)}
+    # Data validations and conditional formats hold <formula1>/<formula>: not cells.
+    assert check_xlsx(workbook(HEAD.encode() + TAIL.encode())).unsaved_formulas == {}

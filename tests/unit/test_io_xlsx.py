@@ -24,7 +24,7 @@ from pars_app.io import (
 )
 from pars_app.io.fields import activity_columns
 
-from .test_io_fixtures import full_record, stored, typed, without_numbers, xlsx_bytes
+from .test_io_fixtures import full_record, rezip, stored, typed, without_numbers, xlsx_bytes
 
 ENUMERATED = {
     "Format": [f.label for f in FORMATS.values()],
@@ -344,6 +344,84 @@ def test_the_activities_sheet_is_read_whatever_its_position():
     wb.save(out)
     (row,) = read_file("a.xlsx", out.getvalue()).rows
     assert row.values["title"] == "T"
+
+
+# --- Formulas whose result was never saved ---------------------------------------------------
+
+HEADER = ["Provider Activity ID", "Activity Title", "Format", "Start Date", "End Date"]
+SHEET = "xl/worksheets/sheet1.xml"
+
+
+PLACEHOLDER = b'<c r="B2" t="inlineStr"><is><t>placeholder</t></is></c>'
+
+
+def _with_title_cell(cell: bytes) -> bytes:
+    """A one-row workbook whose title cell (B2) is `cell`, as Excel or a script wrote it."""
+    data = xlsx_bytes([HEADER, ["A-1", "placeholder", "C", 1, 1]])
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        sheet = z.read(SHEET)
+    assert sheet.count(PLACEHOLDER) == 1, sheet
+    return rezip(data, replace={SHEET: sheet.replace(PLACEHOLDER, cell)})
+
+
+def test_a_formula_without_its_saved_result_is_refused_naming_the_cell():
+    # openpyxl writes a text starting with "=" as a formula, and no result: calamine would
+    # read a blank title and a blank learner count.
+    data = xlsx_bytes([HEADER, ["A-1", '=UPPER("x")', "C", 1, 1], ["A-2", "=B2", "C", 1, 1]])
+    with pytest.raises(UnreadableFile) as refused:
+        read_file("a.xlsx", data)
+    message = str(refused.value)
+    assert "Cell B2 of the sheet “Activities” (and 1 more cell(s) like it)" in message
+    assert "result was never saved" in message
+    assert "Open the file in Excel" in message
+
+
+@pytest.mark.parametrize(
+    ("cell", "title"),
+    [
+        (b'<c r="B2" t="str"><f>UPPER("x")</f><v>X</v></c>', "X"),
+        # Excel saves =IF(...,"",...) as an empty text result: a value, not a missing one.
+        (b'<c r="B2" t="str"><f>IF(A2="","",A2)</f><v></v></c>', None),
+    ],
+)
+def test_a_formula_with_its_saved_result_reads_the_result(cell, title):
+    (row,) = read_file("a.xlsx", _with_title_cell(cell)).rows
+    assert row.values["title"] == title
+
+
+@pytest.mark.parametrize(
+    "cell", [b'<c r="B2"><f>1+1</f></c>', b'<c r="B2" s="1"><f>1+1</f><v/></c>']
+)
+def test_an_empty_number_result_or_none_at_all_counts_as_never_saved(cell):
+    with pytest.raises(UnreadableFile, match="Cell B2 of the sheet"):
+        read_file("a.xlsx", _with_title_cell(cell))
+
+
+def test_formulas_on_a_sheet_that_is_not_read_do_not_matter():
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.active.title = "Workings"
+    wb.active.append(["=1+1", "=A1*2"])
+    wb.create_sheet("Activities").append(HEADER)
+    wb["Activities"].append(["A-1", "T", "C", 1, 1])
+    out = io.BytesIO()
+    wb.save(out)
+    (row,) = read_file("a.xlsx", out.getvalue()).rows
+    assert row.values["title"] == "T"
+    # The same formulas on the sheet that is read are refused.
+    wb["Activities"].append(["A-2", "=A1", "C", 1, 1])
+    out = io.BytesIO()
+    wb.save(out)
+    with pytest.raises(UnreadableFile, match="Cell B3 of the sheet “Activities”"):
+        read_file("a.xlsx", out.getvalue())
+
+
+def test_the_exports_own_text_that_looks_like_a_formula_reads_back_as_text():
+    record = dict(full_record(1), title="=1+1", description="@SUM(A1)")
+    (row,) = read_file("a.xlsx", write_activities([record])).rows
+    assert row.values["title"] == "=1+1"
+    assert row.values["description"] == "@SUM(A1)"
 
 
 def test_ten_thousand_rows_stream_through():

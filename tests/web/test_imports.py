@@ -172,6 +172,12 @@ HOSTILE = [
     ),
     ("broken.xml", lambda: b"<ACCMEActivities><MedicalEducationMetrics>", "line"),
     ("headeronly.xlsx", lambda: xlsx_bytes([HEAD]), "no rows"),
+    # Written by a script: a formula and no saved result would import as a blank title.
+    (
+        "formulas.xlsx",
+        lambda: xlsx_bytes([HEAD, ["F-1", "=UPPER(A2)", "C", "2025-03-01", "2025-03-01"]]),
+        "formula whose result was never saved",
+    ),
 ]
 
 
