@@ -27,8 +27,9 @@ from ..io.table_xlsx import write_table
 from ..models import Provider
 from ..security import is_htmx
 from ..services import agreement_admin, audit_log, clock, deadlines_admin, oversight, unlocks
-from .audit import export_log, render_log, xlsx_response
+from .audit import export_log, render_log
 from .dashboard import YEAR_RANGE
+from .exports import XLSX, download
 from .params import to_int
 
 bp = Blueprint("accreditor", __name__, url_prefix="/accreditor")
@@ -126,7 +127,7 @@ def export():
     f = oversight.parse_filter(request.args, oversight.overview_year(now))
     rows = oversight.matching_rows(g.accreditor, f, now)
     data = write_table(f"Providers {f.year}", EXPORT_HEADERS, (_export_row(r, f) for r in rows))
-    return xlsx_response(data, f"providers-{f.year}.xlsx")
+    return download(data, XLSX, f"providers-{f.year}.xlsx")
 
 
 def _export_row(r: oversight.ProviderRow, f: oversight.OverviewFilter) -> list:

@@ -3,7 +3,6 @@ renders through the same helpers."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from flask import Blueprint, Response, g, make_response, render_template, request, url_for
@@ -13,6 +12,7 @@ from ..io.table_xlsx import write_table
 from ..security import is_htmx, provider_required
 from ..services import audit, audit_log
 from ..services.audit_log import AuditScope
+from .exports import XLSX, download
 
 bp = Blueprint("audit", __name__)
 
@@ -54,7 +54,7 @@ def export_log(scope: AuditScope, filename: str) -> Response:
     """The filtered log (every page) as .xlsx."""
     f = audit_log.parse_filter(request.args)
     data = write_table("Audit log", EXPORT_HEADERS, _export_rows(scope, f))
-    return xlsx_response(data, filename)
+    return download(data, XLSX, filename)
 
 
 def _export_rows(scope: AuditScope, f: audit_log.AuditFilter) -> Iterator[list]:
@@ -71,17 +71,6 @@ def _export_rows(scope: AuditScope, f: audit_log.AuditFilter) -> Iterator[list]:
             e.entity_id,
             "; ".join(row.details),
         ]
-
-
-def xlsx_response(data: bytes, filename: str) -> Response:
-    """A download of an .xlsx file."""
-    resp = make_response(data)
-    resp.headers["Content-Type"] = (
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", filename)  # provider codes are free text
-    resp.headers["Content-Disposition"] = f'attachment; filename="{safe}"'
-    return resp
 
 
 @bp.route("/audit")
