@@ -22,6 +22,8 @@ class ImportJob(ProviderScoped, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     filename: Mapped[str] = mapped_column(String(255))
+    # How the file came in: "web" (the upload form) or "cli" (`flask pars import`, no user).
+    via: Mapped[str] = mapped_column(String(16), default="web", server_default="web")
     kind: Mapped[str] = mapped_column(String(20), default="")  # xlsx | legacy | xml | counts
     # queued → previewing → previewed → committing → committed | failed
     status: Mapped[str] = mapped_column(String(20), default="queued")

@@ -105,6 +105,14 @@ def counts_of(job: ImportJob) -> ImportCounts:
     return ImportCounts(**json.loads(job.counts_json)) if job.counts_json else ImportCounts()
 
 
+def uploaded_by(job: ImportJob) -> str:
+    """Who uploaded the file, in the history's words: a user's email, "command line" for
+    `flask pars import` (it has no user), or "a removed user"."""
+    if job.created_by is not None:
+        return job.created_by.email
+    return "command line" if job.via == "cli" else "a removed user"
+
+
 def limits() -> Limits:
     """Upload limits: the request's size cap also bounds what the readers accept."""
     cap = current_app.config.get("MAX_CONTENT_LENGTH") or DEFAULT_LIMITS.max_bytes
@@ -128,6 +136,7 @@ def create_job(
         created_by_id=user_id,
         created_at=now,
         filename=_clean_name(filename),
+        via=via,
         content=data,
         status=QUEUED,
         next_step="preview",

@@ -49,6 +49,7 @@ def index():
         page=page,
         labels=imports.STATUS_LABELS,
         counts_of=imports.counts_of,
+        uploaded_by=imports.uploaded_by,
         can_edit=_can_edit(),
         page_url=lambda n: url_for("imports.index", page=n),
     )
@@ -84,6 +85,7 @@ def _show_context(job: ImportJob) -> dict:
     return dict(
         job=job,
         counts=imports.counts_of(job),
+        uploaded_by=imports.uploaded_by(job),
         labels=imports.STATUS_LABELS,
         page=page,
         shows=imports.SHOWS,

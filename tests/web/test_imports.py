@@ -310,3 +310,23 @@ def test_the_uploaded_file_downloads_as_sent_until_the_import_is_discarded(clien
     gone = client.get(f"/imports/{job_id}/file")
     assert (gone.status_code, gone.headers["Location"]) == (302, f"/imports/{job_id}")
     assert by_id(parse(client.get(f"/imports/{job_id}")), "uploaded-file") is None
+
+
+def test_history_says_who_uploaded_each_file_and_the_command_line_for_the_cli(
+    client, ids, app, tmp_path
+):
+    path = tmp_path / "from-cli.xlsx"
+    path.write_bytes(journal_rows(["J-5", "By script", "JN", date(2025, 5, 1), date(2025, 5, 1)]))
+    result = app.test_cli_runner().invoke(args=["pars", "import", str(path), "--provider", "IMP"])
+    assert result.exit_code == 0, result.output
+    login(client, EMAIL)
+    upload(
+        client, "by-hand.xlsx", journal_rows(["J-6", "By hand", "JN", "2025-06-01", "2025-06-01"])
+    )
+    with app.app_context():
+        jobs = dict(db.session.execute(select(ImportJob.filename, ImportJob.id)).all())
+    history = parse(client.get("/imports"))
+    assert "command line" in text(by_id(history, f"import-{jobs['from-cli.xlsx']}"))
+    assert EMAIL in text(by_id(history, f"import-{jobs['by-hand.xlsx']}"))
+    page = parse(client.get(f"/imports/{jobs['from-cli.xlsx']}"))
+    assert "from the command line" in text(page.xpath("//p[@class='page-head__meta']")[0])
