@@ -434,3 +434,20 @@ def test_the_single_pass_reads_flags_blanks_and_repeats_as_find_did():
     ).replace(b"<Title>Online module</Title>", b"<Title>  </Title>")
     _same_as_find(doc)
     _same_as_find(write_activities_xml([full_record(1), {**full_record(2), "moc": []}]))
+
+
+def test_row_numbers_past_line_65535_are_the_lines_the_file_shows():
+    # libxml2 keeps an element's line in 16 bits; past that lxml's sourceline was a line late
+    # for an indented file, and the row number is the line a user is sent to.
+    data = write_activities_xml([full_record(i) for i in range(1, 1_301)])
+    lines = data.split(b"\n")
+    starts = [n for n, line in enumerate(lines, 1) if line.strip() == b"<MedicalEducationMetrics>"]
+    assert len(starts) == 1_300 and starts[-1] > 65_535
+    assert [r.number for r in read_file("a.xml", data).rows] == starts
+    # The tag's text in a comment: the tags no longer match the elements one to one, and the
+    # parser's lines are used (every row still read).
+    commented = data.replace(
+        b"<ACCMEActivities>", b"<ACCMEActivities><!-- <MedicalEducationMetrics> -->", 1
+    )
+    rows = list(read_file("a.xml", commented).rows)
+    assert len(rows) == 1_300 and rows[0].number == starts[0]
