@@ -74,6 +74,7 @@ def test_harness_runs_every_measurement_at_a_tiny_size(tmp_path, bulk_close):
         "import .xlsx: upload → preview → commit",
         "import XML: upload → preview → commit",
         "import .xlsx: peak memory",
+        "import XML: peak memory",
         "export of activities to .xlsx",
         "dashboard requests/s under gunicorn",
     }
