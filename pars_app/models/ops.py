@@ -92,7 +92,7 @@ class ImportRow(db.Model):
     number: Mapped[int] = mapped_column(Integer)  # the row number the file itself shows
     # create | update | unchanged | error (activities); counts rows use the same words.
     action: Mapped[str] = mapped_column(String(10))
-    close: Mapped[str] = mapped_column(String(10), default="")  # "" | close | refused
+    close: Mapped[str] = mapped_column(String(10), default="")  # "" | close | refused | closed
     activity_id: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int | None] = mapped_column(Integer)  # what the preview saw
     provider_activity_id: Mapped[str] = mapped_column(String(64), default="")

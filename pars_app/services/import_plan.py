@@ -37,7 +37,9 @@ from .activity_input import (
 from .import_input import RowRead, read_row
 
 CREATE, UPDATE, UNCHANGED, ERROR = "create", "update", "unchanged", "error"
-CLOSE, CLOSE_REFUSED = "close", "refused"
+# A row's Close Activity = Yes: closes, is refused (with its reasons), or finds the activity
+# already closed (nothing to do, said so in the preview).
+CLOSE, CLOSE_REFUSED, ALREADY_CLOSED = "close", "refused", "closed"
 
 _CHOICE_KEYS = frozenset({"format", "delivery", "providership", "passport_registration"})
 _CODE_KEYS = frozenset({"state", "country"})
@@ -470,7 +472,8 @@ def _key_drift(changes: Mapping[str, list[Any]], ctx: PlanContext) -> list[Messa
 
 def _plan_close(plan: PlannedRow, report: rules.StatusReport, existing: Activity | None, ctx):
     if existing is not None and existing.closed_at is not None:
-        return  # already closed: nothing to do
+        plan.close = ALREADY_CLOSED  # nothing to do; the preview says why nothing happens
+        return
     if report.closable:
         plan.close = CLOSE
         return

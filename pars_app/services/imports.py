@@ -39,6 +39,7 @@ from .activity_close import locked_years
 from .import_commit import CommitResult, apply_activity_rows, insert_rows, known_ids
 from .import_counts import CountsContext, apply_counts_rows, plan_counts_row, snapshots_of
 from .import_plan import (
+    ALREADY_CLOSED,
     CLOSE,
     CLOSE_REFUSED,
     ERROR,
@@ -87,6 +88,7 @@ class ImportCounts:
     errors: int = 0
     warnings: int = 0
     close_refused: int = 0
+    already_closed: int = 0  # Close Activity = Yes on an activity closed before
 
     def line(self) -> str:
         """The CLI's one-line summary (DESIGN.md §4)."""
@@ -278,6 +280,7 @@ def _tally(tally: Counter, plans: list) -> None:
         tally[p.action] += 1
         tally["closed"] += p.close == CLOSE
         tally["close_refused"] += p.close == CLOSE_REFUSED
+        tally["already_closed"] += p.close == ALREADY_CLOSED
         tally["warnings"] += bool(p.messages) and any(m.level == "warning" for m in p.messages)
 
 
@@ -370,6 +373,7 @@ def _preview(job: ImportJob) -> None:
             errors=tally["error"],
             warnings=tally["warnings"],
             close_refused=tally["close_refused"],
+            already_closed=tally["already_closed"],
         ).__dict__
     )
     job.status, job.next_step, job.claimed_by = PREVIEWED, None, None
@@ -438,6 +442,7 @@ def _commit(job: ImportJob) -> None:
         errors=previewed.errors if job.skip_errors else 0,
         warnings=previewed.warnings,
         close_refused=previewed.close_refused,
+        already_closed=previewed.already_closed,
     )
     job.counts_json = json.dumps(done.__dict__)
     job.status, job.next_step, job.claimed_by = COMMITTED, None, None
@@ -480,13 +485,14 @@ def _show_filter(show: str) -> list:
 
 def view_counts(job: ImportJob) -> dict[str, int]:
     """How many rows each of SHOWS lists, from the job's counts (no query): as `_show_filter`
-    selects them, so "close" holds the refused closes too (their rows carry the reasons)."""
+    selects them, so "close" holds every row with Close Activity = Yes: those that close, those
+    refused (their rows carry the reasons) and those already closed."""
     c = counts_of(job)
     return {
         "all": job.total_rows,
         "create": c.created,
         "update": c.updated,
-        "close": c.closed + c.close_refused,
+        "close": c.closed + c.close_refused + c.already_closed,
         "unchanged": c.unchanged,
         "error": c.errors,
         "warning": c.warnings,

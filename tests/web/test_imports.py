@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 from pars_app.extensions import db
 from pars_app.io import build_template
 from pars_app.io.safety import OLE_MAGIC
-from pars_app.models import Activity, ImportJob
+from pars_app.models import Activity, ImportJob, Provider
+from pars_app.services import activity_list, exports
 from tests.factories import csrf_token, login, make_activity, make_provider, make_user
 from tests.unit.test_io_fixtures import rezip, xlsx_bytes
 from tests.web.html import by_id, parse, text
@@ -107,7 +108,7 @@ def test_errors_are_listed_by_row_and_column_and_download_as_a_workbook(client, 
         "All (3)",
         "To create (1)",
         "To update (0)",
-        "To close (0)",
+        "Close = Yes (0)",
         "Unchanged (0)",
         "Errors (2)",
         "Warnings (0)",
@@ -330,3 +331,47 @@ def test_history_says_who_uploaded_each_file_and_the_command_line_for_the_cli(
     assert EMAIL in text(by_id(history, f"import-{jobs['by-hand.xlsx']}"))
     page = parse(client.get(f"/imports/{jobs['from-cli.xlsx']}"))
     assert "from the command line" in text(page.xpath("//p[@class='page-head__meta']")[0])
+
+
+def test_the_preview_says_what_each_close_activity_yes_will_do(client, ids, app):
+    # Close Activity = Yes on three rows: one closes, one cannot yet (no learner counts), and
+    # one names an activity closed before: the tile counts the first, notes the other two.
+    with app.app_context():
+        provider = db.session.get(Provider, ids["provider"])
+        make_activity(
+            provider,
+            provider_activity_id="J-2",
+            title="Closed journal",
+            format="JN",
+            start_date=date(2025, 2, 1),
+            end_date=date(2025, 2, 1),
+            closed_at=NOW,
+        )
+        db.session.commit()
+        data = exports.export_activities(
+            provider.id, activity_list.parse_filter({}), "xlsx", date(2026, 2, 15)
+        ).data
+    sheet = load_workbook(io.BytesIO(data))
+    rows = sheet["Activities"]
+    header = [c.value for c in rows[1]]
+    close, physicians = header.index("Close Activity"), header.index("Physician Learners")
+    for row in rows.iter_rows(min_row=2):
+        row[close].value = "Yes"
+    new = [None] * len(header)
+    new[header.index("Activity Title")], new[header.index("Format")] = "Uncounted", "JN"
+    new[header.index("Start Date")] = new[header.index("End Date")] = date(2025, 5, 1)
+    new[close], new[physicians] = "Yes", None
+    rows.append(new)
+    out = io.BytesIO()
+    sheet.save(out)
+    login(client, EMAIL)
+    page = parse(client.get(upload(client, "closing.xlsx", out.getvalue()).headers["Location"]))
+    assert text(by_id(page, "count-closed")) == "1"
+    assert text(by_id(page, "count-close-refused")) == "1 cannot close yet"
+    assert text(by_id(page, "count-already-closed")) == "1 already closed"
+    views = [text(a) for a in page.xpath("//nav[@aria-label='Show rows']/a")]
+    assert "Close = Yes (3)" in views
+    happens = {text(r.xpath("td")[1]): text(r.xpath("td")[3]) for r in page.xpath("//tr[@id]")}
+    assert happens["J-1"] == "Unchanged, then close"
+    assert happens["J-2"] == "Unchanged (already closed)"
+    assert happens["(new ID)"] == "Create (not closed)"
