@@ -52,6 +52,19 @@ STOP = (
 )
 
 
+def htmx_settled(page) -> None:
+    """Wait until htmx has no request in flight and has wired what it swapped in.
+
+    htmx processes new content in its settle step, 20 ms after the swap: a key pressed on a
+    swapped-in form before then submits it natively (a whole-page POST). A person is never
+    that fast; a test under load can be, right after an expect() saw the new content.
+    """
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, "
+        ".htmx-added')"
+    )
+
+
 def focus_is_visible(page) -> None:
     problem = page.evaluate(FOCUS_PROBLEM)
     assert problem == "", problem
@@ -670,12 +683,14 @@ def test_enduring_counts_by_keyboard(fresh_page, fresh_live, console):
     page.keyboard.press("Escape")
     expect(second.get_by_label(re.compile(r"^Other learners as of"))).to_have_value("")
     expect(second.get_by_label(re.compile(r"^Other learners as of"))).to_be_focused()
+    htmx_settled(page)
 
     # The row's Save and Cancel keep focus through the swap.
     tab_to(page, f"#{second_id} button[type=submit]")
     page.keyboard.press("Enter")
     expect(second.locator(".error").first).to_be_visible()
     expect(second.get_by_role("button", name=re.compile(r"^Save"))).to_be_focused()
+    htmx_settled(page)
     page.keyboard.press("Tab")
     expect(second.get_by_role("link", name=re.compile(r"^Cancel"))).to_be_focused()
     page.keyboard.press("Enter")
