@@ -318,10 +318,9 @@ class _Formulas:
         data = self.carry + chunk if self.carry else chunk
         self.carry = b""
         # A cell still open at the chunk's end (its result may be in the next chunk) is
-        # judged with the next chunk.
-        # A cell longer than any formula cell can be (formulas up to 8,192 characters,
-        # results up to 32,767) is not carried: a sheet of one endless cell must not be
-        # copied again with every chunk.
+        # judged with the next chunk; but not one longer than any formula cell can be
+        # (formulas up to 8,192 characters, results up to 32,767): a sheet of one endless
+        # cell must not be copied again with every chunk.
         tail = data.rfind(b"<c ")
         if tail >= 0 and len(data) - tail <= _LONGEST_CELL and data.find(b"</c>", tail) == -1:
             data, self.carry = data[:tail], data[tail:]

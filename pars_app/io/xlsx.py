@@ -165,10 +165,13 @@ def _refuse_unsaved_formulas(data: bytes, sheet: str, found: Mapping[str, tuple[
     part = sheet_part(data, sheet)
     if part is not None and part not in found:
         return
-    cell, count = found[part] if part is not None else next(iter(found.values()))
+    if part is not None:
+        (cell, count), where = found[part], f"the sheet “{sheet}”"
+    else:  # not knowing which part is the sheet read, name the first found, not that sheet
+        (cell, count), where = next(iter(found.values())), "a sheet of the workbook"
     more = f" (and {count - 1:,} more cell(s) like it)" if count > 1 else ""
     raise UnreadableFile(
-        f"Cell {cell} of the sheet “{sheet}”{more} holds a formula whose result was never "
+        f"Cell {cell} of {where}{more} holds a formula whose result was never "
         "saved, so its value cannot be read: the file was written by a program that does "
         "not calculate formulas. Open the file in Excel (or LibreOffice) and save it, or "
         "replace the formulas with their values, and upload it again."

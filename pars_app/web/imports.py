@@ -85,7 +85,7 @@ def _show_context(job: ImportJob) -> dict:
     return dict(
         job=job,
         counts=imports.counts_of(job),
-        uploaded_by=imports.uploaded_by(job),
+        uploaded_how=imports.uploaded_how(job),
         labels=imports.STATUS_LABELS,
         page=page,
         shows=imports.SHOWS,

@@ -544,3 +544,13 @@ def test_the_error_file_gives_back_dates_and_decimals_the_plan_stored_as_text():
         7,
         "End Date: 31/31/2025 is not a real date.",
     )
+
+
+def test_unsaved_formulas_in_a_workbook_whose_sheets_cannot_be_told_apart_are_refused():
+    # No workbook part to say which sheet is which: whichever sheet has them, the file is
+    # refused, and the message does not pin the cell on the sheet that was read.
+    from pars_app.io.xlsx import _refuse_unsaved_formulas
+
+    found = {"xl/worksheets/sheet2.xml": ("D9", 3)}
+    with pytest.raises(UnreadableFile, match=r"Cell D9 of a sheet of the workbook \(and 2 more"):
+        _refuse_unsaved_formulas(b"PK not a workbook", "Activities", found)
