@@ -321,12 +321,13 @@ class _Formulas:
         # judged with the next chunk; but not one longer than any formula cell can be
         # (formulas up to 8,192 characters, results up to 32,767): a sheet of one endless
         # cell must not be copied again with every chunk.
+        end = len(data)  # what is judged now: all but a carried cell (bounds, not a copy)
         tail = data.rfind(b"<c ")
-        if tail >= 0 and len(data) - tail <= _LONGEST_CELL and data.find(b"</c>", tail) == -1:
-            data, self.carry = data[:tail], data[tail:]
-        if not _FORMULA_HINT.search(data):
+        if tail >= 0 and end - tail <= _LONGEST_CELL and data.find(b"</c>", tail) == -1:
+            end, self.carry = tail, data[tail:]
+        if not _FORMULA_HINT.search(data, 0, end):
             return
-        for cell in _FORMULA_CELL.finditer(data):
+        for cell in _FORMULA_CELL.finditer(data, 0, end):
             result = cell[3]
             if result and _SAVED_RESULT.match(result):
                 continue

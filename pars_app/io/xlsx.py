@@ -50,6 +50,7 @@ from .instructions import activity_instructions, count_instructions
 from .rows import DEFAULT_LIMITS, Limits, ReadResult, UnreadableFile, clean_cell
 from .safety import check_xlsx, column_letters
 from .tabular import activity_header_map, header_rows, map_headers
+from .xml_io import safe_parser
 
 ACTIVITY_SHEET = "Activities"
 COUNTS_SHEET = "Learner Counts"
@@ -134,7 +135,7 @@ _RELS_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 def sheet_part(data: bytes, name: str) -> str | None:
     """The zip member holding the worksheet called `name` ("xl/worksheets/sheet1.xml"), as
     the workbook and its relationships say; None when they do not say it plainly."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    parser = safe_parser()
     try:
         with zipfile.ZipFile(BytesIO(data)) as book:
             workbook = etree.fromstring(book.read("xl/workbook.xml"), parser)

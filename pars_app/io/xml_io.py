@@ -93,11 +93,12 @@ _local = threading.local()
 def schema() -> etree.XMLSchema:
     """The published XSD, compiled once per thread (validators keep per-call error logs)."""
     if not hasattr(_local, "schema"):
-        _local.schema = etree.XMLSchema(etree.parse(str(XSD_PATH), _parser()))
+        _local.schema = etree.XMLSchema(etree.parse(str(XSD_PATH), safe_parser()))
     return _local.schema
 
 
-def _parser() -> etree.XMLParser:
+def safe_parser() -> etree.XMLParser:
+    """A parser that never resolves entities, loads a DTD or touches the network."""
     return etree.XMLParser(
         resolve_entities=False,
         no_network=True,
@@ -129,13 +130,14 @@ def _as_ascii_view(data: bytes) -> bytes:
     return data
 
 
-def _parse(data: bytes) -> etree._Element:
-    # Searched over the whole file: a prolog may be padded with comments. Text content escapes
-    # "<", so only markup (or a CDATA section, which we may then refuse) can match.
-    if _DOCTYPE.search(_as_ascii_view(data)):
+def _parse(data: bytes, view: bytes) -> etree._Element:
+    # Searched over the whole file (`view`: its bytes as `_as_ascii_view` gives them): a
+    # prolog may be padded with comments. Text content escapes "<", so only markup (or a
+    # CDATA section, which we may then refuse) can match.
+    if _DOCTYPE.search(view):
         raise UnsafeFile(_NO_DOCTYPE)
     try:
-        root = etree.fromstring(data, _parser())
+        root = etree.fromstring(data, safe_parser())
     except etree.XMLSyntaxError as err:
         line = err.lineno or None
         message = str(err.msg or err).split(" (line ")[0]
@@ -278,7 +280,8 @@ def _label(path: str) -> str:
 
 def read_xml(data: bytes, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
     """Parse (safely) and validate an activities or learner-count XML document."""
-    root = _parse(data)
+    view = _as_ascii_view(data)  # a UTF-16 file is converted once, for both searches
+    root = _parse(data, view)
     if root.tag not in (ACTIVITIES_ROOT, COUNTS_ROOT):
         raise UnreadableFile(
             f"The XML's root element is <{root.tag}>; expected <{ACTIVITIES_ROOT}> (activities) "
@@ -293,7 +296,7 @@ def read_xml(data: bytes, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
     counts = root.tag == COUNTS_ROOT
     tag = "LearnerCount" if counts else "MedicalEducationMetrics"
     read = _count if counts else _activity
-    lines = _start_lines(data, tag, children) if _past_exact_lines(root) else None
+    lines = _start_lines(view, tag, children) if _past_exact_lines(root) else None
     rows: Iterator[RawRow] = (
         (read(n, line) for n, line in zip(root.iterfind(tag), lines, strict=True))
         if lines is not None
@@ -312,11 +315,10 @@ def _past_exact_lines(root: etree._Element) -> bool:
     return len(root) > 0 and (root[-1].sourceline or 0) > _LAST_EXACT_LINE
 
 
-def _start_lines(data: bytes, tag: str, expected: int) -> list[int] | None:
-    """The line of each `<tag` start tag, counted in the file's bytes, in document order;
-    None when they are not one per element (the tag's text inside a comment or CDATA), and
-    the parser's lines are used as they are."""
-    text = _as_ascii_view(data)
+def _start_lines(text: bytes, tag: str, expected: int) -> list[int] | None:
+    """The line of each `<tag` start tag, counted in the file's bytes (as `_as_ascii_view`
+    gives them), in document order; None when they are not one per element (the tag's text
+    inside a comment or CDATA), and the parser's lines are used as they are."""
     start = re.compile(rb"<%s[\s>/]" % tag.encode())
     lines: list[int] = []
     line, at = 1, 0

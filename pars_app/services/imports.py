@@ -112,17 +112,17 @@ def uploaded_by(job: ImportJob) -> str:
     `flask pars import` (it has no user), or "a removed user"."""
     if job.created_by is not None:
         return job.created_by.email
-    return _COMMAND_LINE if job.via == "cli" else "a removed user"
+    return "command line" if _from_cli(job) else "a removed user"
 
 
 def uploaded_how(job: ImportJob) -> str:
     """The same for the import's page, after "Uploaded <when>": "by …" or "from the command
     line"."""
-    who = uploaded_by(job)
-    return f"from the {who}" if who == _COMMAND_LINE else f"by {who}"
+    return f"{'from the' if _from_cli(job) else 'by'} {uploaded_by(job)}"
 
 
-_COMMAND_LINE = "command line"
+def _from_cli(job: ImportJob) -> bool:
+    return job.created_by is None and job.via == "cli"
 
 
 def limits() -> Limits:
