@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from io import BytesIO
 from pathlib import PurePath
 
 from . import legacy
 from .fields import ACTIVITY_HEADERS, COUNT_HEADERS, fold, looks_like_counts
-from .rows import DEFAULT_LIMITS, Limits, ReadResult, UnreadableFile, UnsafeFile
+from .rows import DEFAULT_LIMITS, Limits, ReadResult, UnreadableFile, UnsafeFile, Upload
 from .safety import ZIP_MAGIC, check_size, check_text_width, decode_text, refuse_ole
 from .tabular import activity_header_map, header_rows, map_headers
 from .xlsx import read_xlsx
@@ -30,34 +31,49 @@ def _extension(name: str) -> str:
     return PurePath(name or "").suffix.casefold()
 
 
-def _looks_like_xml(data: bytes) -> bool:
-    head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
-    return head.startswith(b"<") or data.startswith((b"\xff\xfe<", b"\xfe\xff\x00<"))
+_HEAD = 512  # bytes read to tell a file's kind
 
 
-def read_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
+def _looks_like_xml(head: bytes) -> bool:
+    start = head[:_HEAD].lstrip(b"\xef\xbb\xbf \t\r\n")
+    return start.startswith(b"<") or head.startswith((b"\xff\xfe<", b"\xfe\xff\x00<"))
+
+
+def _whole(upload: Upload) -> bytes:
+    if isinstance(upload, BytesIO):
+        return upload.getvalue()  # the bytes it was made from, not a copy
+    upload.seek(0)
+    return upload.read()
+
+
+def read_file(name: str, data: bytes | Upload, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
     """Detect the file's kind (extension and content), check its safety and start reading.
 
+    `data` is the file's bytes, or a stored upload to read in place: XML is parsed straight
+    from it (the file is never in memory whole beside its tree); the other kinds read it whole.
     Raises UnsafeFile or UnreadableFile (both FileRefused) with a message for the user.
     """
-    check_size(data, limits)
+    upload = BytesIO(data) if isinstance(data, bytes) else data
+    check_size(upload, limits)
     ext = _extension(name)
     if ext in MACRO_EXTENSIONS:
         raise UnsafeFile(
             f"{ext} workbooks can carry macros and are not accepted. Save the workbook as "
             '"Excel Workbook (.xlsx)" and upload that.'
         )
-    refuse_ole(data)
-    if data.startswith(ZIP_MAGIC) or ext in XLSX_EXTENSIONS:
-        return read_xlsx(data, limits)
+    upload.seek(0)
+    head = upload.read(_HEAD)
+    refuse_ole(head)
+    if head.startswith(ZIP_MAGIC) or ext in XLSX_EXTENSIONS:
+        return read_xlsx(_whole(upload), limits)
     if ext in XML_EXTENSIONS or (
-        ext not in TEXT_EXTENSIONS + CSV_EXTENSIONS and _looks_like_xml(data)
+        ext not in TEXT_EXTENSIONS + CSV_EXTENSIONS and _looks_like_xml(head)
     ):
-        return read_xml(data, limits)
+        return read_xml(upload, limits)
     if ext in CSV_EXTENSIONS:
-        return read_text(data, limits, ",")
+        return read_text(_whole(upload), limits, ",")
     if ext in TEXT_EXTENSIONS or not ext:
-        return read_text(data, limits)
+        return read_text(_whole(upload), limits)
     if ext == ".xls":
         raise UnreadableFile("This .xls file is not a workbook we can read. Save it as .xlsx.")
     raise UnreadableFile(f"{ext} files cannot be imported. {ACCEPTED}")

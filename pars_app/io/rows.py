@@ -5,11 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 FileKind = Literal["xlsx", "legacy", "xml", "counts"]
 
 MB = 1024 * 1024
+
+
+class Upload(Protocol):
+    """A file to read: bytes in memory (`io.BytesIO`) or a stored upload read where it lies
+    (`sqlite3.Blob`), so the XML reader can parse it without a copy of the file in memory."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def seek(self, offset: int, origin: int = 0, /) -> object: ...
+
+    def tell(self) -> int: ...
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import os
 import re
 import struct
 import zipfile
@@ -19,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from io import BytesIO
 
-from .rows import DEFAULT_LIMITS, MB, Limits, UnreadableFile, UnsafeFile
+from .rows import DEFAULT_LIMITS, MB, Limits, UnreadableFile, UnsafeFile, Upload
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -31,15 +32,22 @@ _IN_CHUNK = 64 * 1024
 _OUT_CHUNK = 1 * MB
 
 
-def check_size(data: bytes, limits: Limits = DEFAULT_LIMITS) -> None:
-    """Refuse an empty file or one over the size limit."""
-    if not data or data.isspace():  # isspace: no copy of a 25 MB file, as strip() made
-        raise UnreadableFile("The file is empty.")
-    if len(data) > limits.max_bytes:
+def check_size(upload: Upload, limits: Limits = DEFAULT_LIMITS) -> int:
+    """Refuse an empty file (blanks only) or one over the size limit; the file's size."""
+    upload.seek(0, os.SEEK_END)
+    size = upload.tell()
+    if size > limits.max_bytes:
         raise UnsafeFile(
-            f"The file is {len(data) / MB:.1f} MB; the largest file accepted is "
+            f"The file is {size / MB:.1f} MB; the largest file accepted is "
             f"{limits.max_bytes / MB:.0f} MB. Split it into smaller files."
         )
+    upload.seek(0)
+    # A megabyte at a time, stopping at the first byte that is not blank (the first, for
+    # almost every file): no copy of a 25 MB file, as strip() made.
+    while chunk := upload.read(MB):
+        if not chunk.isspace():
+            return size
+    raise UnreadableFile("The file is empty.")
 
 
 def refuse_ole(data: bytes) -> None:

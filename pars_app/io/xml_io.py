@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from io import BytesIO
@@ -27,6 +27,7 @@ from .rows import (
     ReadResult,
     UnreadableFile,
     UnsafeFile,
+    Upload,
 )
 
 XSD_PATH = Path(__file__).with_name("activities.xsd")
@@ -34,6 +35,10 @@ ACTIVITIES_ROOT = "ACCMEActivities"
 COUNTS_ROOT = "ACCMELearnerCounts"
 
 _DOCTYPE = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)")
+# What a chunk may end with and still be the start of a _DOCTYPE match: one "<", so it is the
+# chunk's last one.
+_DOCTYPE_START = re.compile(rb"<(?:!\s*[A-Z]{0,6})?")
+_CHUNK = 1024 * 1024  # bytes searched at a time in a file read in place
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 # (value key, path under ActivityDescription / ParticipationMetrics / XtensibleInfo).
@@ -130,14 +135,48 @@ def _as_ascii_view(data: bytes) -> bytes:
     return data
 
 
-def _parse(data: bytes, view: bytes) -> etree._Element:
-    # Searched over the whole file (`view`: its bytes as `_as_ascii_view` gives them): a
-    # prolog may be padded with comments. Text content escapes "<", so only markup (or a
-    # CDATA section, which we may then refuse) can match.
-    if _DOCTYPE.search(view):
+_UTF16_STARTS = (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")
+Views = Callable[[], Iterable[bytes]]
+
+
+def _views(upload: Upload) -> Views:
+    """What the byte searches read: the file a megabyte at a time, from the start on each
+    call; a UTF-16 file (rare) as one piece converted once (`_as_ascii_view`)."""
+    upload.seek(0)
+    if upload.read(2).startswith(_UTF16_STARTS):
+        upload.seek(0)
+        view = _as_ascii_view(upload.read())
+        return lambda: (view,)
+
+    def chunks() -> Iterator[bytes]:
+        upload.seek(0)
+        while chunk := upload.read(_CHUNK):
+            yield chunk
+
+    return chunks
+
+
+def _has_doctype(chunks: Iterable[bytes]) -> bool:
+    carry = b""  # the end of the last chunk, when it could start a match
+    for chunk in chunks:
+        text = carry + chunk if carry else chunk
+        if _DOCTYPE.search(text):
+            return True
+        last = text.rfind(b"<")
+        carry = text[last:] if last >= 0 and _DOCTYPE_START.fullmatch(text, last) else b""
+    return False
+
+
+def _parse(upload: Upload, views: Views) -> etree._Element:
+    # Searched over the whole file: a prolog may be padded with comments. Text content
+    # escapes "<", so only markup (or a CDATA section, which we may then refuse) can match.
+    if _has_doctype(views()):
         raise UnsafeFile(_NO_DOCTYPE)
+    upload.seek(0)
     try:
-        root = etree.fromstring(data, safe_parser())
+        # From the file, not from bytes: a stored upload is read where it lies, so the tree
+        # (the import's largest object) is never in memory beside a copy of the file.
+        root = etree.parse(upload, safe_parser()).getroot()
     except etree.XMLSyntaxError as err:
         line = err.lineno or None
         message = str(err.msg or err).split(" (line ")[0]
@@ -278,10 +317,14 @@ def _label(path: str) -> str:
     return dict(_COUNT_FIELDS).get(path, path)
 
 
-def read_xml(data: bytes, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
-    """Parse (safely) and validate an activities or learner-count XML document."""
-    view = _as_ascii_view(data)  # a UTF-16 file is converted once, for both searches
-    root = _parse(data, view)
+def read_xml(data: bytes | Upload, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
+    """Parse (safely) and validate an activities or learner-count XML document.
+
+    The file is read before this returns: the rows come from the parsed tree.
+    """
+    upload = BytesIO(data) if isinstance(data, bytes) else data
+    views = _views(upload)
+    root = _parse(upload, views)
     if root.tag not in (ACTIVITIES_ROOT, COUNTS_ROOT):
         raise UnreadableFile(
             f"The XML's root element is <{root.tag}>; expected <{ACTIVITIES_ROOT}> (activities) "
@@ -296,7 +339,7 @@ def read_xml(data: bytes, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
     counts = root.tag == COUNTS_ROOT
     tag = "LearnerCount" if counts else "MedicalEducationMetrics"
     read = _count if counts else _activity
-    lines = _start_lines(view, tag, children) if _past_exact_lines(root) else None
+    lines = _start_lines(views(), tag, children) if _past_exact_lines(root) else None
     rows: Iterator[RawRow] = (
         (read(n, line) for n, line in zip(root.iterfind(tag), lines, strict=True))
         if lines is not None
@@ -315,17 +358,26 @@ def _past_exact_lines(root: etree._Element) -> bool:
     return len(root) > 0 and (root[-1].sourceline or 0) > _LAST_EXACT_LINE
 
 
-def _start_lines(text: bytes, tag: str, expected: int) -> list[int] | None:
-    """The line of each `<tag` start tag, counted in the file's bytes (as `_as_ascii_view`
-    gives them), in document order; None when they are not one per element (the tag's text
-    inside a comment or CDATA), and the parser's lines are used as they are."""
+def _start_lines(chunks: Iterable[bytes], tag: str, expected: int) -> list[int] | None:
+    """The line of each `<tag` start tag, counted in the file's bytes (as `_views` gives
+    them), in document order; None when they are not one per element (the tag's text inside
+    a comment or CDATA), and the parser's lines are used as they are."""
     start = re.compile(rb"<%s[\s>/]" % tag.encode())
+    # A match is len(tag) + 2 bytes: one starting in a chunk's last `keep` bytes cannot be
+    # complete there, so those bytes are searched again at the front of the next chunk.
+    keep = len(tag) + 1
     lines: list[int] = []
-    line, at = 1, 0
-    for found in start.finditer(text):
-        line += text.count(b"\n", at, found.start())
-        at = found.start()
-        lines.append(line)
+    line, carry = 1, b""
+    for chunk in chunks:
+        text = carry + chunk if carry else chunk
+        at = 0
+        for found in start.finditer(text):
+            line += text.count(b"\n", at, found.start())
+            at = found.start()
+            lines.append(line)
+        end = max(len(text) - keep, at)
+        line += text.count(b"\n", at, end)
+        carry = text[end:]
     return lines if len(lines) == expected else None
 
 

@@ -52,14 +52,12 @@ class ImportJob(ProviderScoped, db.Model):
 
     @property
     def content(self) -> bytes | None:
-        """The uploaded file's bytes; None once the job no longer needs them."""
-        return self.file.content if self.file is not None else None
+        """The uploaded file's bytes; None once the job no longer needs them.
 
-    @content.setter
-    def content(self, data: bytes) -> None:
-        # Dropping the file is a DELETE (`imports.discard`): setting None here would make the
-        # ORM load the old file, up to 25 MB, to delete it as an orphan.
-        self.file = ImportFile(content=data)
+        Written by `imports.create_job` and dropped by `imports.discard` (a DELETE: loading up to
+        25 MB to delete it as an orphan would be waste); the preview reads it in place.
+        """
+        return self.file.content if self.file is not None else None
 
 
 class ImportFile(db.Model):

@@ -11,7 +11,7 @@ import time_machine
 from sqlalchemy import delete, func, select
 
 from pars_app.extensions import db
-from pars_app.io import write_activities
+from pars_app.io import write_activities, write_activities_xml
 from pars_app.models import Activity, AuditEvent, ImportJob, ImportRow, User
 from pars_app.services import imports, jobs
 from tests.factories import make_activity, make_provider, make_user
@@ -357,3 +357,23 @@ def test_where_a_preview_runs_follows_the_files_size_read_without_loading_it(who
     monkeypatch.setitem(current_app.config, "PARS_IMPORT_INLINE_BYTES", len(data) - 1)
     assert not jobs._small(job)  # beyond it: on the queue
     assert "file" not in db.inspect(job).dict  # the decision never loaded the file
+
+
+@pytest.mark.parametrize("data", [bytes(range(256)) * 9_000, b""], ids=["binary", "empty"])
+def test_an_upload_is_stored_byte_for_byte_and_read_where_it_lies(who, data):
+    # On SQLite the file is written and read through the blob API (never one bound or fetched
+    # value): what was sent is what is kept, and an empty file is refused as empty.
+    provider, user = who
+    job = preview(provider, user, "a.xml", data)
+    db.session.expire_all()
+    assert db.session.get(ImportJob, job.id).content == data
+    assert job.status == "refused"
+    assert ("The file is empty." in job.error) == (not data), job.error
+
+
+def test_an_xml_upload_is_parsed_from_the_stored_file(who):
+    provider, user = who
+    data = write_activities_xml([full_record(1), full_record(2)])
+    job = preview(provider, user, "a.xml", data)
+    assert job.status == "previewed" and imports.counts_of(job).created == 2
+    assert db.session.get(ImportJob, job.id).content == data

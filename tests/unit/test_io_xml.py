@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import re
 import time
 
 import pytest
@@ -17,7 +19,15 @@ from pars_app.domain.codes import (
     SUPPORT_KINDS,
 )
 from pars_app.domain.formats import DELIVERY_LABELS, FORMAT_CODES, LEGACY_FORMAT_CODES
-from pars_app.io import XSD_PATH, Limits, UnreadableFile, UnsafeFile, read_file
+from pars_app.io import (
+    XSD_PATH,
+    Limits,
+    UnreadableFile,
+    UnsafeFile,
+    read_file,
+    write_activities,
+    xml_io,
+)
 from pars_app.io.xml_io import schema, write_activities_xml
 
 from .test_io_fixtures import full_record, stored, typed, without_numbers
@@ -451,3 +461,80 @@ def test_row_numbers_past_line_65535_are_the_lines_the_file_shows():
     )
     rows = list(read_file("a.xml", commented).rows)
     assert len(rows) == 1_300 and rows[0].number == starts[0]
+
+
+# --- A stored upload is searched a megabyte at a time ------------------------------------------
+#
+# The reader parses a stored upload where it lies and searches its bytes in chunks (`_views`):
+# a DOCTYPE or a start tag cut by a chunk's end must be found as in the whole file.
+
+_PIECES = [b"<", b"!", b" ", b"\n", b"DOCTYPE", b"ENTITY", b"DOCTY", b"x", b"<Item>", b"<Item/"]
+_PIECES += [b"<It", b"em ", b"<Items>"]
+
+
+def _cut(text: bytes, sizes: list[int]) -> list[bytes]:
+    chunks, at = [], 0
+    for size in sizes:
+        chunks.append(text[at : at + size])
+        at += size
+    return [*chunks, text[at:]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=40), st.lists(st.integers(1, 12), max_size=30))
+def test_the_byte_searches_find_the_same_across_any_chunk_boundaries(pieces, sizes):
+    text = b"".join(pieces)
+    chunks = _cut(text, sizes)
+    assert xml_io._has_doctype(chunks) == bool(xml_io._DOCTYPE.search(text))
+    whole = [text.count(b"\n", 0, m.start()) + 1 for m in re.finditer(rb"<Item[\s>/]", text)]
+    assert xml_io._start_lines(chunks, "Item", len(whole)) == whole
+    assert xml_io._start_lines(chunks, "Item", len(whole) + 1) is None
+
+
+def test_a_doctype_cut_by_the_first_megabyte_is_refused():
+    head = b'<?xml version="1.0"?>\n<!-- '
+    tail = b" -->\n" + PLAIN_DOCTYPE.split(b"\n", 1)[1]
+    data = head + b"x" * (xml_io._CHUNK - 3 - len(head) - 5) + tail
+    chunks = list(xml_io._views(io.BytesIO(data))())
+    assert len(chunks) == 2 and not any(xml_io._DOCTYPE.search(c) for c in chunks)
+    assert xml_io._has_doctype(chunks)
+    with pytest.raises(UnsafeFile, match="DOCTYPE"):
+        read_file("a.xml", data)
+
+
+class _Stored:
+    """A stored upload as sqlite3.Blob offers it: read, seek, tell (not an io.BytesIO)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._file = io.BytesIO(data)
+
+    def read(self, size: int = -1, /) -> bytes:
+        return self._file.read(size)
+
+    def seek(self, offset: int, origin: int = 0, /) -> None:
+        self._file.seek(offset, origin)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+
+@pytest.mark.parametrize("name", ["a.xml", "a.xlsx", "a.txt"])
+def test_a_stored_upload_reads_as_its_bytes_do(name, monkeypatch):
+    monkeypatch.setattr(xml_io, "_CHUNK", 4096)  # many chunks, none on a line's end
+    records = [full_record(i) for i in range(1, 40)]
+    if name == "a.xml":
+        data = write_activities_xml(records)
+    elif name == "a.xlsx":
+        data = write_activities(records)
+    else:
+        data = (
+            b"Activity Title\tFormat\tStart Date\tEnd Date\nRounds\tRSS\t2025-01-05\t2025-12-01\n"
+        )
+
+    def rows(source):
+        return [(r.number, r.values, r.problems) for r in read_file(name, source).rows]
+
+    assert rows(_Stored(data)) == rows(data) and rows(data)
+    for refused in (b"", b" \n\t "):
+        with pytest.raises(UnreadableFile, match="The file is empty"):
+            read_file(name, _Stored(refused))
