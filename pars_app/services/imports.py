@@ -31,6 +31,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.engine import Connection
 
 from ..extensions import db
 from ..io import DEFAULT_LIMITS, FileRefused, Limits, RawRow, read_file
@@ -357,8 +358,8 @@ def run_preview(job: ImportJob) -> None:
 # and hands back a bytea whole.
 
 
-def _sqlite(connection: object) -> sqlite3.Connection | None:
-    raw = connection.connection.driver_connection  # type: ignore[attr-defined]
+def _sqlite(connection: Connection) -> sqlite3.Connection | None:
+    raw = connection.connection.driver_connection
     return raw if isinstance(raw, sqlite3.Connection) else None
 
 
