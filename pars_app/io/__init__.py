@@ -4,7 +4,10 @@ Reading
 -------
 `read_file(name, data, limits=DEFAULT_LIMITS) -> ReadResult` checks the file first (size,
 empty, zip bombs, macros, encrypted or old .xls workbooks, DOCTYPEs, absurd sheets: see
-`safety`), tells its kind from the extension and the content, and returns:
+`safety`), tells its kind from the extension and the content, and returns what is below.
+`data` is the file's bytes, or an `Upload` (read, seek, tell: `sqlite3.Blob`, `io.BytesIO`)
+to read in place; XML is parsed straight from it, the other kinds read it whole, and the file
+is not read again once `read_file` has returned. It returns:
 
 - `kind`: "xlsx" (the app's own activity template, also as tab-delimited text), "legacy"
   (ACCME Template C/D, .txt or pasted into .xlsx, with or without a header row), "xml"
@@ -84,6 +87,7 @@ from .rows import (
     RowProblem,
     UnreadableFile,
     UnsafeFile,
+    Upload,
 )
 from .xlsx import build_counts_template, build_template, write_activities
 from .xml_io import XSD_PATH, write_activities_xml
@@ -102,6 +106,7 @@ __all__ = [
     "RowProblem",
     "UnreadableFile",
     "UnsafeFile",
+    "Upload",
     "build_counts_template",
     "build_template",
     "choice_key",

@@ -34,9 +34,8 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.engine import Connection
 
 from ..extensions import db
-from ..io import DEFAULT_LIMITS, FileRefused, Limits, RawRow, read_file
+from ..io import DEFAULT_LIMITS, FileRefused, Limits, RawRow, Upload, read_file
 from ..io.error_file import ErrorRow, write_error_rows
-from ..io.rows import Upload
 from ..models import Activity, ImportFile, ImportJob, ImportRow, Provider
 from . import audit, clock
 from .activity_close import locked_years
