@@ -8,7 +8,15 @@ from pathlib import PurePath
 
 from . import legacy
 from .fields import ACTIVITY_HEADERS, COUNT_HEADERS, fold, looks_like_counts
-from .rows import DEFAULT_LIMITS, Limits, ReadResult, UnreadableFile, UnsafeFile, Upload
+from .rows import (
+    DEFAULT_LIMITS,
+    Limits,
+    ReadResult,
+    UnreadableFile,
+    UnsafeFile,
+    Upload,
+    as_upload,
+)
 from .safety import ZIP_MAGIC, check_size, check_text_width, decode_text, refuse_ole
 from .tabular import activity_header_map, header_rows, map_headers
 from .xlsx import read_xlsx
@@ -53,7 +61,7 @@ def read_file(name: str, data: bytes | Upload, limits: Limits = DEFAULT_LIMITS) 
     from it (the file is never in memory whole beside its tree); the other kinds read it whole.
     Raises UnsafeFile or UnreadableFile (both FileRefused) with a message for the user.
     """
-    upload = BytesIO(data) if isinstance(data, bytes) else data
+    upload = as_upload(data)
     check_size(upload, limits)
     ext = _extension(name)
     if ext in MACRO_EXTENSIONS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from io import BytesIO
 from typing import Literal, Protocol
 
 FileKind = Literal["xlsx", "legacy", "xml", "counts"]
@@ -21,6 +22,11 @@ class Upload(Protocol):
     def seek(self, offset: int, origin: int = 0, /) -> object: ...
 
     def tell(self) -> int: ...
+
+
+def as_upload(data: bytes | Upload) -> Upload:
+    """Bytes as an Upload (a BytesIO shares them: no copy); an Upload as it is."""
+    return BytesIO(data) if isinstance(data, bytes) else data
 
 
 @dataclass(frozen=True)

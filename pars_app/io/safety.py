@@ -32,8 +32,8 @@ _IN_CHUNK = 64 * 1024
 _OUT_CHUNK = 1 * MB
 
 
-def check_size(upload: Upload, limits: Limits = DEFAULT_LIMITS) -> int:
-    """Refuse an empty file (blanks only) or one over the size limit; the file's size."""
+def check_size(upload: Upload, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Refuse an empty file (blanks only) or one over the size limit."""
     upload.seek(0, os.SEEK_END)
     size = upload.tell()
     if size > limits.max_bytes:
@@ -46,7 +46,7 @@ def check_size(upload: Upload, limits: Limits = DEFAULT_LIMITS) -> int:
     # almost every file): no copy of a 25 MB file, as strip() made.
     while chunk := upload.read(MB):
         if not chunk.isspace():
-            return size
+            return
     raise UnreadableFile("The file is empty.")
 
 

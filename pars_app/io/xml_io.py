@@ -28,6 +28,7 @@ from .rows import (
     UnreadableFile,
     UnsafeFile,
     Upload,
+    as_upload,
 )
 
 XSD_PATH = Path(__file__).with_name("activities.xsd")
@@ -322,7 +323,7 @@ def read_xml(data: bytes | Upload, limits: Limits = DEFAULT_LIMITS) -> ReadResul
 
     The file is read before this returns: the rows come from the parsed tree.
     """
-    upload = BytesIO(data) if isinstance(data, bytes) else data
+    upload = as_upload(data)
     views = _views(upload)
     root = _parse(upload, views)
     if root.tag not in (ACTIVITIES_ROOT, COUNTS_ROOT):
